@@ -1,0 +1,24 @@
+"""kerascnn: the canon of convolutional networks as Keras 3 models you build by name, analyse
+layer by layer, train with the papers' recipes, fine-tune on your own images, and export."""
+
+import os as _os
+
+# Keras 3 with the TensorFlow backend is the only supported stack.
+_os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Keep C++ start-up chatter out of user output.
+
+from kerascnn import layers  # noqa: E402,F401  (registers the serializable layers)
+from kerascnn.analysis import summary  # noqa: E402
+from kerascnn.groups import block_groups, group_names  # noqa: E402
+from kerascnn.registry import build, list_models, minimum_input_size  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "build",
+    "list_models",
+    "minimum_input_size",
+    "summary",
+    "block_groups",
+    "group_names",
+]

@@ -1,0 +1,1 @@
+"""Building blocks: pure functions `(x, ..., name=) -> tensor` with deterministic layer names."""

@@ -1,0 +1,97 @@
+"""The `kerascnn` command line: `kerascnn list | summary ...`.
+
+Every command validates its arguments through the same code as the Python API; any ValueError
+becomes one line on stderr ("kerascnn: error: ...") and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+__all__ = ["main"]
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """Parses "32,32,3" (or "32x32x3") into a shape tuple."""
+    try:
+        return tuple(int(part) for part in text.replace("x", ",").split(",") if part)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"input shape must look like 224,224,3. Received: {text!r}"
+        ) from None
+
+
+def _add_build_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", help="a registered model name (see `kerascnn list`)")
+    parser.add_argument("--input-shape", type=parse_shape, help="H,W,C (default: the paper's)")
+    parser.add_argument("--num-classes", type=int, help="number of classes")
+    parser.add_argument("--no-top", action="store_true", help="build without the classifier")
+    parser.add_argument("--pooling", choices=["avg", "max"], help="global pooling without the top")
+
+
+def _build_kwargs(args: argparse.Namespace) -> dict:
+    kwargs = {}
+    if args.input_shape is not None:
+        kwargs["input_shape"] = args.input_shape
+    if args.num_classes is not None:
+        kwargs["num_classes"] = args.num_classes
+    if args.no_top:
+        kwargs["include_top"] = False
+    if args.pooling:
+        kwargs["pooling"] = args.pooling
+    return kwargs
+
+
+def _run_list(args: argparse.Namespace) -> int:
+    from kerascnn.registry import get_entry, list_models
+
+    names = list_models(args.pattern)
+    if not names:
+        raise ValueError(f"No registered model matches the pattern. Received: pattern={args.pattern!r}")
+    width = max(map(len, names))
+    for name in names:
+        entry = get_entry(name)
+        shape = "x".join(map(str, entry.default_input_shape))
+        print(f"{name.ljust(width)}  {entry.family:<14} {shape:<12} {entry.summary_line}")
+    return 0
+
+
+def _run_summary(args: argparse.Namespace) -> int:
+    from kerascnn.analysis import summary
+    from kerascnn.registry import get_entry
+
+    get_entry(args.name)  # Fail on an unknown name before importing anything heavy.
+    summary(args.name, **_build_kwargs(args))
+    return 0
+
+
+def _make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kerascnn", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    listing = commands.add_parser("list", help="list the registered models")
+    listing.add_argument("pattern", nargs="?", help="glob filter, e.g. 'resnet*'")
+    listing.set_defaults(run=_run_list)
+
+    summarize = commands.add_parser("summary", help="per-layer table of a model")
+    _add_build_arguments(summarize)
+    summarize.set_defaults(run=_run_summary)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `kerascnn` console script; returns the exit status."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = _make_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (ValueError, FileNotFoundError, FileExistsError) as error:
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        print(f"kerascnn: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

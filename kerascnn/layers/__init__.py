@@ -1,0 +1,6 @@
+"""Custom, registered, serializable layers (never `Lambda`): every model saves to `.keras`,
+loads with `safe_mode=True`, and exports."""
+
+from kerascnn.layers.lenet import EuclideanRBF, PartialConv2D, ScaledTanh, Subsampling
+
+__all__ = ["EuclideanRBF", "PartialConv2D", "ScaledTanh", "Subsampling"]

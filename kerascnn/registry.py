@@ -1,0 +1,197 @@
+"""The model registry: every architecture is built by name.
+
+`register_model` attaches a name (and that variant's default arguments) to a family builder;
+`build(name, **kwargs)` validates the common arguments in one place, refuses inputs below the
+architecture's computed minimum size, and calls the builder. Several names may share one builder —
+variants differ in data (`resnet18`, `resnet50` -> one ResNet builder), not in copied code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import fnmatch
+from typing import Any, Callable
+
+from kerascnn import validation
+
+__all__ = ["ModelEntry", "register_model", "build", "list_models", "get_entry", "minimum_input_size"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelEntry:
+    """A registered model name.
+
+    Attributes:
+        name: The registered name (`"resnet50"`).
+        builder: The family builder, `builder(**kwargs) -> keras.Model`.
+        family: Family name (`"resnet"`), shared by every variant of one builder.
+        defaults: This variant's default keyword arguments (`{"depth": 50}`).
+        default_input_shape: The paper's input shape, `(H, W, C)` or `(D,)` for flat inputs.
+        weights: Names of the pretrained weight sources this variant can load (`("imagenet",)`).
+    """
+
+    name: str
+    builder: Callable[..., Any]
+    family: str
+    defaults: dict
+    default_input_shape: tuple
+    weights: tuple = ()
+
+    @property
+    def spatial(self) -> bool:
+        """True for image models (rank-3 inputs), False for flat-input models (perceptron, MLP)."""
+        return len(self.default_input_shape) == 3
+
+    @property
+    def summary_line(self) -> str:
+        """The first line of the builder's docstring."""
+        doc = (self.builder.__doc__ or "").strip()
+        return doc.splitlines()[0] if doc else ""
+
+
+_REGISTRY: dict[str, ModelEntry] = {}
+_MINIMUM_SIZE_CACHE: dict[tuple, tuple[int, int]] = {}
+
+
+def register_model(
+    name: str,
+    *,
+    family: str,
+    input_shape: tuple,
+    weights: tuple = (),
+    **defaults: Any,
+) -> Callable:
+    """Registers `name` for the decorated builder; decorators stack to register several variants.
+
+    Args:
+        name: Registered name; lower case, unique across the package.
+        family: Family name shared by every variant of the builder.
+        input_shape: The variant's default (paper) input shape.
+        weights: Pretrained weight sources the variant can load.
+        **defaults: Variant-specific default arguments passed to the builder.
+
+    Raises:
+        ValueError: If `name` is already registered.
+    """
+
+    def decorator(builder: Callable) -> Callable:
+        if name in _REGISTRY:
+            raise ValueError(
+                f"A model named '{name}' is already registered "
+                f"(by {_REGISTRY[name].builder.__module__}.{_REGISTRY[name].builder.__name__}). "
+                f"Received: name={name!r}"
+            )
+        _REGISTRY[name] = ModelEntry(
+            name=name,
+            builder=builder,
+            family=family,
+            defaults=dict(defaults),
+            default_input_shape=tuple(input_shape),
+            weights=tuple(weights),
+        )
+        return builder
+
+    return decorator
+
+
+def _ensure_models_imported() -> None:
+    # Importing kerascnn.models runs every family module's register_model decorators.
+    import kerascnn.models  # noqa: F401
+
+
+def list_models(pattern: str | None = None) -> list[str]:
+    """Returns the sorted registered model names, optionally filtered by a glob (`"resnet*"`)."""
+    _ensure_models_imported()
+    names = sorted(_REGISTRY)
+    if pattern is None:
+        return names
+    return [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+
+
+def get_entry(name: str) -> ModelEntry:
+    """Returns the registry entry for `name`.
+
+    Raises:
+        ValueError: If `name` is not registered; the message lists the closest registered names.
+    """
+    _ensure_models_imported()
+    if not isinstance(name, str):
+        raise ValueError(f"name must be a registered model name (a string). Received: name={name!r}")
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    lowered = name.lower().replace("-", "_")
+    if lowered in _REGISTRY:
+        return _REGISTRY[lowered]
+    close = difflib.get_close_matches(lowered, list(_REGISTRY), n=5, cutoff=0.5)
+    close += [n for n in sorted(_REGISTRY) if n.startswith(lowered) and n not in close][:5]
+    hint = f" Did you mean: {', '.join(close)}?" if close else " See kerascnn.list_models()."
+    raise ValueError(f"Unknown model name. Received: name={name!r}.{hint}")
+
+
+def _family_kwargs(kwargs: dict) -> dict:
+    return {k: v for k, v in kwargs.items() if k not in validation.COMMON_ARGUMENTS}
+
+
+def minimum_input_size(name: str, /, **kwargs: Any) -> tuple[int, int]:
+    """Returns the smallest `(height, width)` the architecture accepts, computed from its layers.
+
+    The model is built once without its head on an input of unknown size, and the strides,
+    kernel sizes and paddings of its layers are propagated through the graph
+    (`kerascnn.analysis.minimum_spatial_size`). Results are cached per name and family options.
+
+    Args:
+        name: A registered model name.
+        **kwargs: Family options that change the graph (`depth=50`, `aux_logits=True` ...).
+    """
+    from kerascnn import analysis
+
+    entry = get_entry(name)
+    if not entry.spatial:
+        raise ValueError(f"Model {name!r} takes flat inputs and has no minimum spatial size.")
+    options = _family_kwargs({**entry.defaults, **kwargs})
+    key = (name, tuple(sorted((k, repr(v)) for k, v in options.items())))
+    if key not in _MINIMUM_SIZE_CACHE:
+        channels = kwargs.get("input_shape") or entry.default_input_shape
+        probe = entry.builder(
+            **options,
+            num_classes=1,
+            input_shape=(None, None, channels[-1]),
+            include_top=False,
+            pooling=None,
+            classifier_activation=None,
+        )
+        _MINIMUM_SIZE_CACHE[key] = analysis.minimum_spatial_size(probe)
+    return _MINIMUM_SIZE_CACHE[key]
+
+
+def build(name: str, **kwargs: Any):
+    """Builds a registered model by name.
+
+    Args:
+        name: A registered name (see `list_models()`).
+        **kwargs: `num_classes`, `input_shape`, `include_top`, `pooling`, `classifier_activation`,
+            `weights`, and the family's own options (`depth`, `aux_logits`, `drop_path_rate` ...).
+
+    Returns:
+        A `keras.Model` (functional API).
+
+    Raises:
+        ValueError: For an unknown name (with the closest names), an invalid common argument, or an
+            input smaller than the architecture's minimum size.
+    """
+    entry = get_entry(name)
+    arguments = {**entry.defaults, "name": entry.name, **kwargs}
+    common = validation.validate_common_arguments(
+        entry, **{k: arguments.pop(k) for k in list(arguments) if k in validation.COMMON_ARGUMENTS}
+    )
+    if entry.spatial and common["input_shape"][:2] != entry.default_input_shape[:2]:
+        required = minimum_input_size(name, **arguments, input_shape=common["input_shape"])
+        validation.check_minimum_size(common["input_shape"], required, name)
+    weights = common.pop("weights")
+    model = entry.builder(**arguments, **common)
+    if weights is not None:
+        from kerascnn import weights as weight_loading
+
+        weight_loading.load_into(model, entry, weights, common)
+    return model

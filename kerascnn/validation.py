@@ -1,0 +1,159 @@
+"""Every argument check in one place, with one message style: "... Received: arg=value".
+
+Checks run before any long work (building, loading, training) starts.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import keras
+
+__all__ = [
+    "COMMON_ARGUMENTS",
+    "validate_common_arguments",
+    "check_minimum_size",
+    "check_positive_int",
+    "check_choice",
+    "check_fraction",
+]
+
+COMMON_ARGUMENTS = (
+    "num_classes",
+    "input_shape",
+    "include_top",
+    "pooling",
+    "classifier_activation",
+    "weights",
+)
+POOLING_CHOICES = (None, "avg", "max")
+
+
+def check_positive_int(value: Any, name: str, minimum: int = 1) -> int:
+    """Returns `value` if it is an int >= `minimum`, else raises a ValueError naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}. Received: {name}={value!r}")
+    return value
+
+
+def check_fraction(value: Any, name: str, *, inclusive_high: bool = False) -> float:
+    """Returns `value` if it lies in [0, 1) (or [0, 1] when `inclusive_high`), else raises."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    ok = ok and 0.0 <= value and (value <= 1.0 if inclusive_high else value < 1.0)
+    if not ok:
+        bound = "1]" if inclusive_high else "1)"
+        raise ValueError(f"{name} must be a number in [0, {bound}. Received: {name}={value!r}")
+    return float(value)
+
+
+def check_choice(value: Any, name: str, choices: tuple) -> Any:
+    """Returns `value` if it is one of `choices`, else raises a ValueError listing them."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {list(choices)}. Received: {name}={value!r}")
+    return value
+
+
+def _check_input_shape(input_shape: Any, default: tuple) -> tuple:
+    if input_shape is None:
+        return tuple(default)
+    rank = len(default)
+    # Flat-input models (perceptron, MLP) also take images, which they flatten.
+    ranks = (rank,) if rank == 3 else (1, 2, 3)
+    valid = isinstance(input_shape, (tuple, list)) and len(input_shape) in ranks
+    valid = valid and all(
+        isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in input_shape
+    )
+    if not valid:
+        layout = "3 positive integers (height, width, channels)" if rank == 3 else (
+            "1 to 3 positive integers, (features,) or (height, width, channels)"
+        )
+        raise ValueError(
+            f"input_shape must be a tuple of {layout}. "
+            f"Received: input_shape={input_shape!r}"
+        )
+    return tuple(input_shape)
+
+
+def _check_classifier_activation(activation: Any) -> Any:
+    if activation is None or callable(activation):
+        return activation
+    try:
+        keras.activations.get(activation)
+    except (ValueError, TypeError):
+        raise ValueError(
+            "classifier_activation must be None, a callable, or the name of a Keras activation "
+            f"('softmax', 'sigmoid', 'linear' ...). Received: classifier_activation={activation!r}"
+        ) from None
+    return activation
+
+
+def _check_weights(weights: Any, available: tuple, model_name: str) -> Any:
+    if weights is None:
+        return None
+    if isinstance(weights, os.PathLike):
+        weights = os.fspath(weights)
+    if not isinstance(weights, str):
+        raise ValueError(
+            "weights must be None, the name of a weight source, or the path of a weights file. "
+            f"Received: weights={weights!r}"
+        )
+    if weights in available:
+        return weights
+    if os.path.sep in weights or weights.endswith((".h5", ".keras", ".weights.h5")):
+        if not os.path.isfile(weights):
+            raise ValueError(f"weights file does not exist. Received: weights={weights!r}")
+        return weights
+    names = ", ".join(repr(w) for w in available) if available else "none"
+    raise ValueError(
+        f"weights must be None, a weights file path, or one of the sources {model_name!r} has "
+        f"({names}). Received: weights={weights!r}"
+    )
+
+
+def validate_common_arguments(
+    entry: Any,
+    *,
+    num_classes: Any = 1000,
+    input_shape: Any = None,
+    include_top: Any = True,
+    pooling: Any = None,
+    classifier_activation: Any = "softmax",
+    weights: Any = None,
+) -> dict:
+    """Checks the arguments every builder shares and returns them normalized.
+
+    Args:
+        entry: The `registry.ModelEntry` being built (for its default input shape and weights).
+        num_classes: Number of output classes, >= 1.
+        input_shape: `(H, W, C)` (or `(D,)` for flat models); None for the paper's shape.
+        include_top: Whether to build the classifier head.
+        pooling: None, "avg" or "max": global pooling when `include_top=False`.
+        classifier_activation: Activation of the predictions layer, or None for logits.
+        weights: None, a weight source name, or a weights file path.
+
+    Raises:
+        ValueError: Naming the first invalid argument and the value received.
+    """
+    check_positive_int(num_classes, "num_classes")
+    if not isinstance(include_top, bool):
+        raise ValueError(f"include_top must be True or False. Received: include_top={include_top!r}")
+    check_choice(pooling, "pooling", POOLING_CHOICES)
+    return {
+        "num_classes": num_classes,
+        "input_shape": _check_input_shape(input_shape, entry.default_input_shape),
+        "include_top": include_top,
+        "pooling": pooling,
+        "classifier_activation": _check_classifier_activation(classifier_activation),
+        "weights": _check_weights(weights, entry.weights, entry.name),
+    }
+
+
+def check_minimum_size(input_shape: tuple, minimum: tuple[int, int], model_name: str) -> None:
+    """Raises if the spatial part of `input_shape` is below the architecture's `minimum` (H, W)."""
+    height, width = input_shape[:2]
+    if height < minimum[0] or width < minimum[1]:
+        raise ValueError(
+            f"input_shape is too small for {model_name!r}: its strides and kernels need at least "
+            f"{minimum[0]}x{minimum[1]} pixels. Received: input_shape={tuple(input_shape)!r}"
+        )

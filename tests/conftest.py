@@ -1,0 +1,22 @@
+"""Shared test set-up: quiet TensorFlow, deterministic seeds, and small helpers."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    keras.utils.set_random_seed(0)
+    yield
+    keras.backend.clear_session()
+
+
+def trainable_count(model) -> int:
+    """Trainable parameters, as papers and torchvision count them."""
+    return int(sum(np.prod(v.shape) for v in model.trainable_weights))

@@ -1,0 +1,103 @@
+import subprocess
+import sys
+
+import pytest
+
+import kerascnn
+from kerascnn import registry
+
+
+def test_list_models_and_glob():
+    names = kerascnn.list_models()
+    assert names == sorted(names)
+    assert {"perceptron", "single_layer", "mlp", "lenet5", "lenet5_1998"} <= set(names)
+    assert kerascnn.list_models("lenet*") == ["lenet5", "lenet5_1998"]
+    assert kerascnn.list_models("no_such_*") == []
+
+
+def test_duplicate_name_is_refused():
+    with pytest.raises(ValueError, match="already registered.*name='lenet5'"):
+        registry.register_model("lenet5", family="lenet", input_shape=(32, 32, 1))(lambda **k: None)
+
+
+def test_unknown_name_suggests_closest():
+    with pytest.raises(ValueError, match=r"Received: name='lenet'.*Did you mean: .*lenet5"):
+        kerascnn.build("lenet")
+    with pytest.raises(ValueError, match="Did you mean: mlp"):
+        kerascnn.build("mpl")
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"num_classes": 0}, "num_classes must be an integer >= 1. Received: num_classes=0"),
+        ({"num_classes": 2.5}, "Received: num_classes=2.5"),
+        ({"input_shape": (32, 32)}, r"Received: input_shape=\(32, 32\)"),
+        ({"input_shape": (32, -1, 1)}, r"Received: input_shape=\(32, -1, 1\)"),
+        ({"include_top": "yes"}, "Received: include_top='yes'"),
+        ({"pooling": "mean"}, "pooling must be one of .*Received: pooling='mean'"),
+        ({"classifier_activation": "softmaxx"}, "Received: classifier_activation='softmaxx'"),
+        ({"weights": "imagenet"}, "Received: weights='imagenet'"),
+        ({"weights": "/nonexistent/w.weights.h5"}, "does not exist. Received: weights="),
+    ],
+)
+def test_common_arguments_are_validated(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        kerascnn.build("lenet5", **kwargs)
+
+
+def test_minimum_input_size_is_computed_and_enforced():
+    # conv5 -> pool2 -> conv5 -> pool2 needs (((n - 4) // 2) - 4) // 2 >= 1, i.e. n >= 16.
+    assert kerascnn.minimum_input_size("lenet5") == (16, 16)
+    # The paper's C5 is a 5x5 convolution over S4, so the paper's network needs its 32x32 input.
+    assert kerascnn.minimum_input_size("lenet5_1998") == (32, 32)
+    model = kerascnn.build("lenet5", input_shape=(16, 16, 1))
+    assert model.output_shape == (None, 10)
+    with pytest.raises(ValueError, match=r"at least 16x16 pixels. Received: input_shape=\(15, 16, 1\)"):
+        kerascnn.build("lenet5", input_shape=(15, 16, 1))
+
+
+def test_include_top_false_and_pooling():
+    features = kerascnn.build("lenet5", include_top=False)
+    assert features.output_shape == (None, 5, 5, 16)
+    assert kerascnn.build("lenet5", include_top=False, pooling="avg").output_shape == (None, 16)
+
+
+def test_block_groups_are_ordered():
+    model = kerascnn.build("lenet5")
+    assert kerascnn.group_names(model) == ["input", "conv1", "conv2", "fc3", "fc4", "head"]
+
+
+def _cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "kerascnn.cli", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_cli_list_and_errors():
+    listing = _cli("list", "lenet*")
+    assert listing.returncode == 0
+    assert [line.split()[0] for line in listing.stdout.splitlines()] == ["lenet5", "lenet5_1998"]
+
+    unknown = _cli("summary", "lenett5")
+    assert unknown.returncode == 2
+    assert "Traceback" not in unknown.stderr
+    error_lines = [l for l in unknown.stderr.splitlines() if l.startswith("kerascnn: error:")]
+    assert error_lines == [
+        "kerascnn: error: Unknown model name. Received: name='lenett5'. "
+        "Did you mean: lenet5, lenet5_1998?"
+    ]
+
+    too_small = _cli("summary", "lenet5", "--input-shape", "8,8,1")
+    assert too_small.returncode == 2
+    assert "at least 16x16 pixels" in too_small.stderr and "Traceback" not in too_small.stderr
+
+    bad_classes = _cli("summary", "lenet5", "--num-classes", "0")
+    assert "Received: num_classes=0" in bad_classes.stderr and bad_classes.returncode == 2
+
+
+def test_cli_summary_prints_table():
+    result = _cli("summary", "lenet5_1998")
+    assert result.returncode == 0, result.stderr
+    assert "c3_conv (PartialConv2D)" in result.stdout
+    assert "60,000" in result.stdout
