@@ -1,6 +1,7 @@
 """kerascnn: the canon of convolutional networks as Keras 3 models you build by name, analyse
 layer by layer, train with the papers' recipes, fine-tune on your own images, and export."""
 
+import importlib as _importlib
 import os as _os
 
 # Keras 3 with the TensorFlow backend is the only supported stack.
@@ -14,6 +15,29 @@ from kerascnn.registry import build, list_models, minimum_input_size  # noqa: E4
 
 __version__ = "0.1.0"
 
+# The rest of the public API lives in heavier modules, imported on first use.
+_LAZY = {
+    "train": "kerascnn.training",
+    "evaluate": "kerascnn.training",
+    "report": "kerascnn.training",
+    "fine_tune": "kerascnn.transfer",
+    "features": "kerascnn.transfer",
+    "advise": "kerascnn.transfer",
+    "grow": "kerascnn.transfer",
+    "tune": "kerascnn.tuning",
+    "export": "kerascnn.export",
+    "load": "kerascnn.export",
+    "data": "kerascnn.data",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        module = _importlib.import_module(_LAZY[name])
+        return module if name == "data" else getattr(module, name)
+    raise AttributeError(f"module 'kerascnn' has no attribute {name!r}")
+
+
 __all__ = [
     "build",
     "list_models",
@@ -21,4 +45,5 @@ __all__ = [
     "summary",
     "block_groups",
     "group_names",
+    *_LAZY,
 ]

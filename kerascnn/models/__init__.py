@@ -1,3 +1,8 @@
-"""One builder per family. Importing this package registers every model name."""
+"""One builder per family. Importing this package imports every family module in it, which runs
+their `register_model` decorators: adding a family is adding a module here."""
 
-from kerascnn.models import lenet, perceptron  # noqa: F401
+import importlib
+import pkgutil
+
+for _module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
+    importlib.import_module(f"{__name__}.{_module}")
