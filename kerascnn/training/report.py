@@ -1,0 +1,437 @@
+"""The run report: what a finished (or running) training run looks like, as PNGs and one HTML page.
+
+`report(run_dir)` reads a run directory — `history.csv` (the columns Keras's `CSVLogger` writes),
+the best/last `.keras` checkpoints and the resolved config JSON with the data spec and class names —
+and draws:
+
+- the learning curves: loss, top-1 accuracy and learning rate per epoch;
+- the confusion matrix on the validation data, with class names;
+- a grid of the worst-classified validation images (lowest probability given to the true class);
+- the first convolution layer's filters as images, the view of Krizhevsky et al., "ImageNet
+  Classification with Deep Convolutional Neural Networks", NIPS 2012, Figure 3.
+
+Drawing needs matplotlib, an optional extra (`pip install 'kerascnn[report]'`); training does not.
+The numbers (confusion matrix, worst examples, filter mosaic) are plain numpy and are computed
+without it.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import glob
+import html
+import json
+import math
+import os
+from typing import Any, Iterator
+
+import numpy as np
+
+__all__ = ["RunReport", "report", "read_history", "confusion_matrix", "filter_mosaic"]
+
+INSTALL_HINT = "pip install 'kerascnn[report]'"
+# Config file names a run directory may use, most specific first.
+_CONFIG_NAMES = ("config.json", "resolved_config.json", "run_config.json")
+# History columns that hold top-1 accuracy, in the spellings Keras metrics log under.
+_TOP1_KEYS = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy",
+              "top1", "top_1_accuracy")
+_LR_KEYS = ("learning_rate", "lr")
+_FIGURES = (
+    ("learning_curves", "Learning curves"),
+    ("confusion_matrix", "Confusion matrix (validation)"),
+    ("worst_examples", "Worst-classified validation images"),
+    ("conv1_filters", "First convolution layer's filters"),
+)
+
+
+@dataclasses.dataclass
+class RunReport:
+    """What `report` wrote, and the numbers behind the pictures."""
+
+    html: str
+    figures: dict[str, str]
+    class_names: list[str]
+    confusion: np.ndarray | None = None
+    top1: float | None = None
+    worst: list[dict] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+
+# --- reading a run directory --------------------------------------------------------------------
+
+
+def read_history(path: str) -> dict[str, np.ndarray]:
+    """Reads a `CSVLogger` file into {column: float array}; non-numeric cells become NaN."""
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    columns = {}
+    for key in (rows[0].keys() if rows else ()):
+        values = []
+        for row in rows:
+            try:
+                values.append(float(row[key]))
+            except (TypeError, ValueError):
+                values.append(float("nan"))
+        columns[key] = np.asarray(values)
+    return columns
+
+
+def _find_key(container: Any, key: str) -> Any:
+    """The first value stored under `key` anywhere in nested dicts/lists (depth first)."""
+    if isinstance(container, dict):
+        if key in container:
+            return container[key]
+        container = list(container.values())
+    if isinstance(container, list):
+        for item in container:
+            found = _find_key(item, key)
+            if found is not None:
+                return found
+    return None
+
+
+def _read_config(run_dir: str) -> dict:
+    for name in _CONFIG_NAMES:
+        path = os.path.join(run_dir, name)
+        if os.path.isfile(path):
+            with open(path) as handle:
+                return json.load(handle)
+    for path in sorted(glob.glob(os.path.join(run_dir, "*.json"))):
+        with open(path) as handle:
+            try:
+                config = json.load(handle)
+            except json.JSONDecodeError:
+                continue
+        if isinstance(config, dict) and _find_key(config, "class_names") is not None:
+            return config
+    return {}
+
+
+def _find_checkpoint(run_dir: str) -> str | None:
+    """The best checkpoint if the run kept one, else the last, else any `.keras` file."""
+    paths = sorted(glob.glob(os.path.join(run_dir, "**", "*.keras"), recursive=True))
+    for word in ("best", "last"):
+        named = [p for p in paths if word in os.path.basename(p)]
+        if named:
+            return named[0]
+    return paths[0] if paths else None
+
+
+# --- the numbers ---------------------------------------------------------------------------------
+
+
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: int) -> np.ndarray:
+    """Counts[i, j]: examples of true class i predicted as class j."""
+    counts = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(counts, (np.asarray(labels, int), np.asarray(predictions, int)), 1)
+    return counts
+
+
+def _unit_range(array: np.ndarray) -> np.ndarray:
+    low, high = float(np.min(array)), float(np.max(array))
+    return (array - low) / (high - low) if high > low else np.zeros_like(array, dtype=float)
+
+
+def filter_mosaic(kernel: np.ndarray, columns: int | None = None, border: int = 1) -> np.ndarray:
+    """Lays out the filters of a (kh, kw, in, out) convolution kernel as one image.
+
+    Each filter is scaled to [0, 1] on its own (as the AlexNet paper shows them); three input
+    channels give a colour tile, any other count the mean over input channels in grey. Tiles sit
+    row-major on a grid `columns` wide (default: ceil(sqrt(out))), separated by `border` pixels of 1.
+
+    Returns:
+        An (rows*(kh+border)+border, columns*(kw+border)+border, 3) float array in [0, 1].
+    """
+    kernel = np.asarray(kernel, dtype=float)
+    if kernel.ndim != 4:
+        raise ValueError(f"kernel must have shape (kh, kw, in, out). Received: kernel.shape={kernel.shape}")
+    height, width, channels, count = kernel.shape
+    columns = columns or math.ceil(math.sqrt(count))
+    rows = math.ceil(count / columns)
+    mosaic = np.ones((rows * (height + border) + border, columns * (width + border) + border, 3))
+    for index in range(count):
+        tile = kernel[..., index]
+        tile = tile if channels == 3 else np.repeat(tile.mean(axis=-1, keepdims=True), 3, axis=-1)
+        top = border + (index // columns) * (height + border)
+        left = border + (index % columns) * (width + border)
+        mosaic[top:top + height, left:left + width] = _unit_range(tile)
+    return mosaic
+
+
+def _first_conv_kernel(model) -> tuple[str, np.ndarray] | None:
+    from kerascnn.analysis import _leaf_layers
+
+    for name, layer in _leaf_layers(model):
+        kernel = getattr(layer, "kernel", None)
+        if kernel is not None and len(kernel.shape) == 4:
+            return name, np.asarray(kernel)
+    return None
+
+
+def _main_output(outputs: Any) -> np.ndarray:
+    """The classifier output of a model with auxiliary heads (GoogLeNet) or just one output."""
+    if isinstance(outputs, dict):
+        return np.asarray(outputs.get("predictions", next(iter(outputs.values()))))
+    if isinstance(outputs, (list, tuple)):
+        return np.asarray(outputs[0])
+    return np.asarray(outputs)
+
+
+def _batches(data: Any, batch_size: int, input_rank: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(images, integer labels) numpy batches from an (x, y) pair or a tf.data.Dataset."""
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        x, y = np.asarray(data[0]), np.asarray(data[1])
+        pairs = ((x[i:i + batch_size], y[i:i + batch_size]) for i in range(0, len(x), batch_size))
+    else:
+        spec = data.element_spec
+        image_spec = spec[0] if isinstance(spec, tuple) else spec["image"]
+        if image_spec.shape.rank == input_rank - 1:
+            data = data.batch(batch_size)
+        pairs = (
+            (item[0], item[1]) if isinstance(item, tuple) else (item["image"], item["label"])
+            for item in data.as_numpy_iterator()
+        )
+    for x, y in pairs:
+        y = np.asarray(y)
+        yield np.asarray(x), (y.argmax(axis=-1) if y.ndim > 1 else y.reshape(-1)).astype(int)
+
+
+def _evaluate(model, data: Any, batch_size: int, keep: int) -> dict:
+    """Labels, predictions and the `keep` examples with the lowest true-class probability."""
+    labels, predictions, worst = [], [], []
+    for x, y in _batches(data, batch_size, len(model.inputs[0].shape)):
+        probs = _main_output(model.predict_on_batch(x))
+        labels.append(y)
+        predictions.append(probs.argmax(axis=-1))
+        true_prob = probs[np.arange(len(y)), y]
+        for i in np.argsort(true_prob)[:keep]:
+            worst.append({"image": x[i], "label": int(y[i]), "prediction": int(probs[i].argmax()),
+                          "true_probability": float(true_prob[i]),
+                          "predicted_probability": float(probs[i].max())})
+        worst = sorted(worst, key=lambda item: item["true_probability"])[:keep]
+    return {"labels": np.concatenate(labels), "predictions": np.concatenate(predictions),
+            "worst": worst}
+
+
+def _validation_data(config: dict, batch_size: int):
+    """The validation split named by the run's data spec, through kerascnn.data."""
+    from kerascnn import data as kdata
+
+    spec = config.get("data") if isinstance(config.get("data"), (dict, str)) else None
+    if spec is None or not hasattr(kdata, "validation_from_config"):
+        raise ValueError("The run directory's config names no validation data this version can "
+                         "reload; pass data=(x, y) or a tf.data.Dataset. Received: "
+                         f"data spec={spec!r}")
+    return kdata.validation_from_config(config, batch_size=batch_size)
+
+
+# --- the pictures --------------------------------------------------------------------------------
+
+
+def _require_matplotlib():
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError("The run report draws its figures with matplotlib, an optional extra "
+                          f"that is not installed. Install it with: {INSTALL_HINT}") from None
+    return Figure
+
+
+def _column(history: dict, keys: tuple, prefix: str = "") -> tuple[str, np.ndarray] | None:
+    for key in keys:
+        if prefix + key in history:
+            return prefix + key, history[prefix + key]
+    return None
+
+
+def _plot_learning_curves(Figure, history: dict, path: str) -> None:
+    epochs = history.get("epoch", np.arange(len(next(iter(history.values()), []))))
+    epochs = np.asarray(epochs) + 1  # CSVLogger counts epochs from 0; people count from 1.
+    figure = Figure(figsize=(13, 3.8), layout="constrained")
+    loss_ax, acc_ax, lr_ax = figure.subplots(1, 3)
+    for ax, keys, title in ((loss_ax, ("loss",), "loss"), (acc_ax, _TOP1_KEYS, "top-1 accuracy")):
+        for prefix, style in (("", "-o"), ("val_", "--s")):
+            found = _column(history, keys, prefix)
+            if found:
+                ax.plot(epochs, found[1], style, markersize=3, label=found[0])
+        ax.set(title=title, xlabel="epoch")
+        if ax.lines:
+            ax.legend()
+    found = _column(history, _LR_KEYS)
+    if found is not None and np.all(found[1][np.isfinite(found[1])] > 0):
+        lr_ax.semilogy(epochs, found[1], "-o", markersize=3)
+    else:
+        lr_ax.text(0.5, 0.5, "learning rate not logged", ha="center", va="center",
+                   transform=lr_ax.transAxes)
+    lr_ax.set(title="learning rate", xlabel="epoch")
+    figure.savefig(path, dpi=100)
+
+
+def _plot_confusion(Figure, counts: np.ndarray, class_names: list[str], path: str) -> None:
+    count = len(class_names)
+    size = min(4 + 0.45 * count, 16)
+    figure = Figure(figsize=(size + 1.5, size), layout="constrained")
+    ax = figure.subplots()
+    image = ax.imshow(counts, cmap="Blues", interpolation="nearest")
+    figure.colorbar(image, ax=ax, shrink=0.8)
+    ax.set(xlabel="predicted class", ylabel="true class",
+           title=f"{int(counts.sum())} validation examples")
+    if count <= 40:  # Beyond that the names and counts overprint each other.
+        ax.set_xticks(range(count), class_names, rotation=90)
+        ax.set_yticks(range(count), class_names)
+    if count <= 20:
+        threshold = counts.max() / 2
+        for (i, j), value in np.ndenumerate(counts):
+            ax.text(j, i, str(value), ha="center", va="center", fontsize=8,
+                    color="white" if value > threshold else "black")
+    figure.savefig(path, dpi=100)
+
+
+def _plot_worst(Figure, worst: list[dict], class_names: list[str], path: str) -> None:
+    columns = min(8, max(1, len(worst)))
+    rows = max(1, math.ceil(len(worst) / columns))
+    figure = Figure(figsize=(1.8 * columns, 2.1 * rows), layout="constrained")
+    axes = np.atleast_1d(figure.subplots(rows, columns)).ravel()
+    for ax in axes:
+        ax.axis("off")
+    for ax, item in zip(axes, worst):
+        image = _unit_range(np.asarray(item["image"], dtype=float))
+        ax.imshow(image[..., 0] if image.shape[-1] == 1 else image[..., :3],
+                  cmap="gray", interpolation="nearest")
+        ax.set_title(f"true {class_names[item['label']]}\npred {class_names[item['prediction']]}"
+                     f" ({item['predicted_probability']:.2f})", fontsize=8)
+    figure.savefig(path, dpi=100)
+
+
+def _plot_filters(Figure, layer_name: str, kernel: np.ndarray, path: str) -> None:
+    mosaic = filter_mosaic(kernel)
+    scale = max(4.0, min(12.0, mosaic.shape[1] / 12))
+    figure = Figure(figsize=(scale, scale * mosaic.shape[0] / mosaic.shape[1] + 0.4),
+                    layout="constrained")
+    ax = figure.subplots()
+    ax.imshow(mosaic, interpolation="nearest")
+    ax.axis("off")
+    height, width, channels, count = kernel.shape
+    ax.set_title(f"{layer_name}: {count} filters of {height}x{width}x{channels}")
+    figure.savefig(path, dpi=100)
+
+
+def _write_html(path: str, run_dir: str, result: RunReport, summary: list[tuple[str, str]]) -> None:
+    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in summary)
+    sections = []
+    for key, title in _FIGURES:
+        if key in result.figures:
+            name = os.path.basename(result.figures[key])
+            sections.append(f'<h2>{title}</h2>\n<img src="{html.escape(name)}" alt="{title}">')
+    notes = "".join(f"<li>{html.escape(note)}</li>" for note in result.notes)
+    page = (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+            f"<title>Run report: {html.escape(os.path.basename(os.path.abspath(run_dir)))}</title>"
+            "<style>body{font-family:sans-serif;margin:2em}img{max-width:100%}"
+            "th{text-align:left;padding-right:1em}</style></head><body>\n"
+            f"<h1>Run report: {html.escape(os.path.abspath(run_dir))}</h1>\n<table>{rows}</table>\n"
+            + ("<ul>" + notes + "</ul>\n" if notes else "") + "\n".join(sections)
+            + "\n</body></html>\n")
+    with open(path, "w") as handle:
+        handle.write(page)
+
+
+# --- the entry point -----------------------------------------------------------------------------
+
+
+def report(run_dir: str, data: Any = None, *, output_dir: str | None = None, batch_size: int = 64,
+           num_worst: int = 16) -> RunReport:
+    """Writes the run report of `run_dir`: four PNGs and `report.html` that shows them.
+
+    Args:
+        run_dir: str, a run directory (history.csv, .keras checkpoints, the resolved config JSON).
+        data: Validation data to judge the checkpoint on: an `(x, y)` pair of numpy arrays or a
+            `tf.data.Dataset` of (image, label) pairs, batched or not. Default None: the validation
+            split named by the run's config.
+        output_dir: str, where to write (default: `run_dir/report`).
+        batch_size: int, default 64, batch size for predicting on `data`.
+        num_worst: int, default 16, how many worst-classified images to show.
+
+    Returns:
+        A `RunReport` with the paths written, the confusion matrix and validation top-1.
+
+    Raises:
+        FileNotFoundError: when `run_dir` is not a directory.
+        ImportError: when matplotlib (the `report` extra) is not installed.
+        ValueError: when a part of the report has nothing to draw from at all.
+    """
+    from kerascnn.validation import check_positive_int
+
+    if not os.path.isdir(run_dir):
+        raise FileNotFoundError(f"run_dir must be a run directory. Received: run_dir={run_dir!r}")
+    check_positive_int(batch_size, "batch_size")
+    check_positive_int(num_worst, "num_worst")
+    Figure = _require_matplotlib()
+    output_dir = output_dir or os.path.join(run_dir, "report")
+    os.makedirs(output_dir, exist_ok=True)
+    config = _read_config(run_dir)
+    result = RunReport(html=os.path.join(output_dir, "report.html"), figures={}, class_names=[])
+    summary = [("run directory", os.path.abspath(run_dir))]
+
+    history_path = os.path.join(run_dir, "history.csv")
+    if os.path.isfile(history_path) and os.path.getsize(history_path) > 0:
+        history = read_history(history_path)
+        result.figures["learning_curves"] = os.path.join(output_dir, "learning_curves.png")
+        _plot_learning_curves(Figure, history, result.figures["learning_curves"])
+        summary.append(("epochs logged", str(len(history.get("epoch", [])))))
+    else:
+        result.notes.append("No history.csv in the run directory: no learning curves.")
+
+    checkpoint = _find_checkpoint(run_dir)
+    if checkpoint is None:
+        result.notes.append("No .keras checkpoint in the run directory: no model pictures.")
+    else:
+        _model_figures(Figure, checkpoint, config, data, batch_size, num_worst, output_dir,
+                       result, summary)
+    if not result.figures:
+        raise ValueError("The run directory holds neither history.csv nor a .keras checkpoint. "
+                         f"Received: run_dir={run_dir!r}")
+    _write_html(result.html, run_dir, result, summary)
+    return result
+
+
+def _model_figures(Figure, checkpoint, config, data, batch_size, num_worst, output_dir, result,
+                   summary) -> None:
+    import keras
+
+    import kerascnn.layers  # noqa: F401  (registers the custom layers before loading)
+
+    model = keras.saving.load_model(checkpoint, compile=False, safe_mode=True)
+    summary.append(("checkpoint", os.path.basename(checkpoint)))
+    first = _first_conv_kernel(model)
+    if first is not None:
+        result.figures["conv1_filters"] = os.path.join(output_dir, "conv1_filters.png")
+        _plot_filters(Figure, first[0], first[1], result.figures["conv1_filters"])
+    num_classes = int(_main_output(model.outputs).shape[-1]) if model.outputs else 0
+    names = _find_key(config, "class_names") or [str(i) for i in range(num_classes)]
+    result.class_names = [str(name) for name in names]
+    if data is None:
+        try:
+            data = _validation_data(config, batch_size)
+        except (ValueError, ImportError, FileNotFoundError) as error:
+            result.notes.append(f"No validation data: {str(error).splitlines()[0]}")
+            return
+    evaluated = _evaluate(model, data, batch_size, num_worst)
+    count = max(len(result.class_names), int(evaluated["predictions"].max(initial=0)) + 1)
+    result.class_names += [str(i) for i in range(len(result.class_names), count)]
+    result.confusion = confusion_matrix(evaluated["labels"], evaluated["predictions"], count)
+    result.top1 = float(np.trace(result.confusion) / max(1, result.confusion.sum()))
+    result.worst = evaluated["worst"]
+    summary.append(("validation examples", str(int(result.confusion.sum()))))
+    summary.append(("validation top-1", f"{result.top1:.4f}"))
+    for key, draw, args in (
+        ("confusion_matrix", _plot_confusion, (result.confusion, result.class_names)),
+        ("worst_examples", _plot_worst, (result.worst, result.class_names)),
+    ):
+        result.figures[key] = os.path.join(output_dir, f"{key}.png")
+        draw(Figure, *args, result.figures[key])
+    with open(os.path.join(output_dir, "confusion_matrix.csv"), "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["true \\ predicted", *result.class_names])
+        for name, row in zip(result.class_names, result.confusion):
+            writer.writerow([name, *row.tolist()])
