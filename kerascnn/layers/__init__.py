@@ -2,5 +2,8 @@
 loads with `safe_mode=True`, and exports."""
 
 from kerascnn.layers.lenet import EuclideanRBF, PartialConv2D, ScaledTanh, Subsampling
+from kerascnn.layers.normalization import LocalResponseNormalization
+from kerascnn.layers.scaling import ScaledResidual
 
-__all__ = ["EuclideanRBF", "PartialConv2D", "ScaledTanh", "Subsampling"]
+__all__ = ["EuclideanRBF", "PartialConv2D", "ScaledTanh", "Subsampling",
+           "LocalResponseNormalization", "ScaledResidual"]
