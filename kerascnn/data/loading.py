@@ -1,0 +1,304 @@
+"""`kerascnn.data.load`: one entry point from any supported data to batched `tf.data` pipelines."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from kerascnn.data import augmentation as augmentation_lib
+from kerascnn.data.normalization import NORMALIZATIONS, normalize
+from kerascnn.data.sources import Source, array_source, dataset_source, digits_source
+from kerascnn.data.transforms import (
+    center_crop,
+    convert_channels,
+    prepared_size,
+    resize_cover,
+    to_uint8,
+)
+from kerascnn.validation import check_choice, check_fraction, check_positive_int
+
+__all__ = ["DataBundle", "load"]
+
+AUTOTUNE = tf.data.AUTOTUNE
+# In-memory caches and shuffle buffers stay below these sizes (decoded uint8 pixels).
+CACHE_BYTES = 2 << 30
+SHUFFLE_BYTES = 256 << 20
+
+
+@dataclasses.dataclass
+class DataBundle:
+    """Batched training and validation pipelines plus what the model needs to know about them.
+
+    Attributes:
+        train: Batches `(images float32 (B, H, W, C), labels int32 (B,))`, shuffled and augmented
+            (None only when `split=(None, ...)` asked for no training split).
+        validation: Batches of the held-out split, center-cropped and normalized, or None.
+        class_names: One name per class index.
+        num_classes: `len(class_names)`.
+        train_examples: Examples in one pass over `train`.
+        validation_examples: Examples in one pass over `validation` (0 when None).
+        input_shape: `(H, W, C)` of the images.
+        validation_uncropped: The validation batches at the size the augmentation policy prepares
+            (for example 256x256 for AlexNet's 224 crops), for center- and 10-crop evaluation;
+            the same as `validation` when the policy crops nothing.
+        normalization: The normalization mode the images went through.
+        augmentation: The augmentation policy applied to `train` (fitted, e.g. with PCA statistics).
+    """
+
+    train: tf.data.Dataset | None
+    validation: tf.data.Dataset | None
+    class_names: list[str]
+    num_classes: int
+    train_examples: int
+    validation_examples: int
+    input_shape: tuple
+    validation_uncropped: tf.data.Dataset | None = None
+    normalization: str = "unit"
+    augmentation: augmentation_lib.Policy | None = None
+
+
+def _check_input_shape(input_shape) -> tuple:
+    ok = isinstance(input_shape, (tuple, list)) and len(input_shape) == 3
+    ok = ok and all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 1
+                    for d in input_shape)
+    if not ok:
+        raise ValueError(
+            "input_shape must be a tuple of 3 positive integers (height, width, channels). "
+            f"Received: input_shape={input_shape!r}"
+        )
+    return tuple(int(d) for d in input_shape)
+
+
+def _check_split(split):
+    if split is None or isinstance(split, str):
+        return split
+    if isinstance(split, (tuple, list)) and len(split) == 2 and all(
+        s is None or isinstance(s, str) for s in split
+    ):
+        return tuple(split)
+    raise ValueError(
+        "split must be None, a split name in tensorflow-datasets syntax ('train', "
+        "'train[:80%]', 'test' ...), or a (train_split, validation_split) pair. "
+        f"Received: split={split!r}"
+    )
+
+
+def _open_source(data, *, split, validation_split, seed, num_classes, data_dir, verbose,
+                 download, manual_dir) -> Source:
+    if isinstance(data, tf.data.Dataset):
+        _no_split(split, "a tf.data.Dataset")
+        return dataset_source(data, validation_split, seed, num_classes)
+    if isinstance(data, (tuple, list)):
+        _no_split(split, "numpy arrays")
+        return array_source(data, validation_split, seed, num_classes)
+    if isinstance(data, os.PathLike):
+        data = os.fspath(data)
+    if not isinstance(data, str):
+        raise ValueError(
+            "data must be a tensorflow-datasets name, a folder of images with one sub-folder per "
+            "class, 'digits', an (x, y) pair of numpy arrays, or a tf.data.Dataset. "
+            f"Received: data of type {type(data).__name__}"
+        )
+    if data == "digits":
+        _no_split(split, "'digits'")
+        return digits_source(validation_split, seed, num_classes)
+    if os.path.isdir(data) or os.path.sep in data or data.startswith("."):
+        from kerascnn.data.folders import folder_source
+
+        return folder_source(data, split=split, validation_split=validation_split, seed=seed,
+                             num_classes=num_classes, verbose=verbose)
+    from kerascnn.data.tfds_source import tfds_source
+
+    return tfds_source(data, split=split, validation_split=validation_split, seed=seed,
+                       num_classes=num_classes, data_dir=data_dir, download=download,
+                       manual_dir=manual_dir)
+
+
+def _no_split(split, what: str) -> None:
+    if split is not None:
+        raise ValueError(
+            f"split applies to tensorflow-datasets names and folders with split sub-folders, not "
+            f"to {what}; use validation_split. Received: split={split!r}"
+        )
+
+
+def _prepare_fn(channels: int, size: tuple[int, int]):
+    """Raw (image, label) -> (uint8 image at the stored size with the model's channels, label)."""
+
+    def prepare(image, label):
+        image = tf.cast(image, tf.float32)
+        image = convert_channels(image, channels)
+        image = resize_cover(image, size)
+        return to_uint8(image), label
+
+    return prepare
+
+
+def _maybe_cache(dataset, cache, examples: int, size, channels: int):
+    if cache is False or cache is None:
+        return dataset
+    if isinstance(cache, (str, os.PathLike)):
+        return dataset.cache(os.fspath(cache))
+    if examples * size[0] * size[1] * channels <= CACHE_BYTES:
+        return dataset.cache()
+    return dataset
+
+
+def _shuffle_buffer(examples: int, size, channels: int) -> int:
+    per_image = max(1, size[0] * size[1] * channels)
+    return int(max(1, min(examples, max(1024, SHUFFLE_BYTES // per_image))))
+
+
+def load(
+    data,
+    *,
+    input_shape,
+    batch_size: int = 32,
+    split=None,
+    validation_split: float = 0.1,
+    data_dir: str | None = None,
+    augmentation=None,
+    normalization: str = "unit",
+    seed: int = 0,
+    shuffle: bool = True,
+    cache=True,
+    num_classes: int | None = None,
+    verbose: int = 1,
+    download: bool = False,
+    manual_dir: str | None = None,
+) -> DataBundle:
+    """Turns a dataset of any supported kind into batched, normalized `tf.data` pipelines.
+
+    Images become float32 `(B, H, W, C)` batches in the model's size and channels, normalized by
+    `normalization`; labels become int32 class indices `(B,)` for sparse categorical losses.
+    Pipelines decode and augment in parallel (AUTOTUNE), cache decoded images in memory when
+    they fit (2 GiB) and prefetch. Augmentation runs on the training split only.
+
+    Args:
+        data: A tensorflow-datasets name ("mnist", "cifar10", "cifar100", "svhn_cropped",
+            "imagenette", "imagenet2012" ...); a folder of images with one sub-folder per class
+            (or with split sub-folders such as "train" and "val" holding those); "digits"
+            (scikit-learn's 1,797 8x8 digits, offline); an `(x, y)` pair of numpy arrays; or a
+            `tf.data.Dataset` of `(image, label)` (batched or not).
+        input_shape: `(H, W, C)` of the model's input; C of 1 or 3 (images are converted).
+        batch_size: Batch size (default 32).
+        split: tensorflow-datasets split syntax for the training split ("train[:50%]"), or a
+            `(train_split, validation_split)` pair such as `("train", "test")`; either may be
+            None. Default: "train", and the dataset's "validation" split when it has one.
+        validation_split: Share of the training data held out (seeded, stratified where labels
+            are known up front) when there is no explicit validation split (default 0.1; 0 for
+            none).
+        data_dir: tensorflow-datasets data directory (default: tfds's own).
+        augmentation: None, a policy name ("cifar", "alexnet", "inception", "vgg", "flip" ...,
+            see `kerascnn.data.POLICIES`), a list of ops, or a `Policy`.
+        normalization: "unit" ([0, 1], default), "caffe", "torch" or "tf" (see `normalize`).
+        seed: Seed of the validation split, shuffling and augmentation.
+        shuffle: Whether to reshuffle the training split every epoch.
+        cache: True caches decoded images in memory when they fit, False never caches, a path
+            caches to files.
+        num_classes: Number of classes when the labels do not show all of them.
+        verbose: 1 shows progress bars for long preparation steps (scanning a folder), 0 not.
+        download: For tensorflow-datasets names: download and prepare the data when it is
+            missing (needs the network) instead of raising.
+        manual_dir: For datasets with manual downloads (imagenet2012): where the archives are.
+
+    Returns:
+        A `DataBundle`.
+
+    Raises:
+        ValueError: For invalid arguments (naming the argument and the value), unprepared
+            tensorflow-datasets data (saying how to prepare it), or a folder with no usable
+            images.
+    """
+    input_shape = _check_input_shape(input_shape)
+    check_positive_int(batch_size, "batch_size")
+    check_fraction(validation_split, "validation_split")
+    check_choice(normalization, "normalization", NORMALIZATIONS)
+    check_positive_int(seed, "seed", minimum=0)
+    if num_classes is not None:
+        check_positive_int(num_classes, "num_classes")
+    split = _check_split(split)
+    policy = augmentation_lib.get_policy(augmentation)
+    if normalization in ("caffe", "torch") and input_shape[2] != 3:
+        raise ValueError(
+            f"normalization={normalization!r} needs 3-channel inputs. "
+            f"Received: input_shape={input_shape!r}"
+        )
+    source = _open_source(data, split=split, validation_split=validation_split, seed=seed,
+                          num_classes=num_classes, data_dir=data_dir, verbose=verbose,
+                          download=download, manual_dir=manual_dir)
+    channels = input_shape[2]
+    stored = prepared_size(input_shape, policy.resize_scale)
+    prepare = _prepare_fn(channels, stored)
+    options = tf.data.Options()
+    options.deterministic = True
+
+    def prepared(dataset, examples):
+        dataset = dataset.map(prepare, num_parallel_calls=AUTOTUNE)
+        return _maybe_cache(dataset, cache, examples, stored, channels).with_options(options)
+
+    train = None
+    if source.train is not None:
+        train = prepared(source.train, source.train_examples)
+        policy = policy.fit(train, verbose=verbose)
+        train = _training_pipeline(train, source.train_examples, policy, input_shape, stored,
+                                   normalization, batch_size, seed, shuffle)
+    validation = uncropped = None
+    if source.validation is not None:
+        base = prepared(source.validation, source.validation_examples)
+
+        def finish(image, label, crop):
+            if crop and stored != input_shape[:2]:
+                image = center_crop(image, input_shape[:2])
+            return normalize(image, normalization), label
+
+        validation = base.map(lambda i, y: finish(i, y, True), num_parallel_calls=AUTOTUNE)
+        validation = validation.batch(batch_size).prefetch(AUTOTUNE)
+        uncropped = validation
+        if stored != input_shape[:2]:
+            uncropped = base.map(lambda i, y: finish(i, y, False), num_parallel_calls=AUTOTUNE)
+            uncropped = uncropped.batch(batch_size).prefetch(AUTOTUNE)
+    return DataBundle(
+        train=train,
+        validation=validation,
+        class_names=list(source.class_names),
+        num_classes=len(source.class_names),
+        train_examples=source.train_examples,
+        validation_examples=source.validation_examples if validation is not None else 0,
+        input_shape=input_shape,
+        validation_uncropped=uncropped,
+        normalization=normalization,
+        augmentation=policy,
+    )
+
+
+def _training_pipeline(dataset, examples, policy, input_shape, stored, normalization,
+                       batch_size, seed, shuffle):
+    channels = input_shape[2]
+    if shuffle:
+        dataset = dataset.shuffle(_shuffle_buffer(examples, stored, channels), seed=seed,
+                                  reshuffle_each_iteration=True)
+    size = input_shape[:2]
+    if policy.is_random:
+        # One stateless seed per example keeps parallel augmentation reproducible, and
+        # rerandomize_each_iteration draws new ones every epoch.
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+        dataset = tf.data.Dataset.zip(dataset, seeds)
+
+        def augment(example, pair):
+            image, label = example
+            image = policy.apply(tf.cast(image, tf.float32), pair, size)
+            return normalize(image, normalization), label
+    else:
+
+        def augment(image, label):
+            image = tf.cast(image, tf.float32)
+            if stored != size:
+                image = center_crop(image, size)
+            return normalize(image, normalization), label
+
+    dataset = dataset.map(augment, num_parallel_calls=AUTOTUNE)
+    return dataset.batch(batch_size).prefetch(AUTOTUNE)
