@@ -17,6 +17,8 @@ __all__ = [
     "check_positive_int",
     "check_choice",
     "check_fraction",
+    "check_number",
+    "check_bool",
 ]
 
 COMMON_ARGUMENTS = (
@@ -45,6 +47,35 @@ def check_fraction(value: Any, name: str, *, inclusive_high: bool = False) -> fl
         bound = "1]" if inclusive_high else "1)"
         raise ValueError(f"{name} must be a number in [0, {bound}. Received: {name}={value!r}")
     return float(value)
+
+
+def check_number(
+    value: Any,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    include_low: bool = True,
+    include_high: bool = True,
+) -> float:
+    """Returns `value` as a float if it is a real number within the given bounds, else raises."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+    if ok and low is not None:
+        ok = value >= low if include_low else value > low
+    if ok and high is not None:
+        ok = value <= high if include_high else value < high
+    if not ok:
+        left = "(-inf" if low is None else ("[" if include_low else "(") + f"{low:g}"
+        right = "inf)" if high is None else f"{high:g}" + ("]" if include_high else ")")
+        raise ValueError(f"{name} must be a number in {left}, {right}. Received: {name}={value!r}")
+    return float(value)
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """Returns `value` if it is True or False (not merely truthy), else raises."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False. Received: {name}={value!r}")
+    return value
 
 
 def check_choice(value: Any, name: str, choices: tuple) -> Any:
