@@ -67,6 +67,20 @@ def _run_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_report(args: argparse.Namespace) -> int:
+    from kerascnn.training.report import report
+
+    try:
+        written = report(args.run_dir, output_dir=args.output_dir)
+    except ImportError as error:  # matplotlib is an optional extra; say how to get it.
+        print(f"kerascnn: error: {error}", file=sys.stderr)
+        return 2
+    for note in written.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(written.html)
+    return 0
+
+
 def _make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kerascnn", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -78,6 +92,15 @@ def _make_parser() -> argparse.ArgumentParser:
     summarize = commands.add_parser("summary", help="per-layer table of a model")
     _add_build_arguments(summarize)
     summarize.set_defaults(run=_run_summary)
+
+    from kerascnn.transfer.cli import add_commands  # finetune, tune, grow, export, predict
+
+    add_commands(commands)
+
+    reporting = commands.add_parser("report", help="write a run directory's report (PNGs + HTML)")
+    reporting.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by train")
+    reporting.add_argument("--output-dir", help="where to write (default: RUN_DIR/report)")
+    reporting.set_defaults(run=_run_report)
     return parser
 
 

@@ -169,20 +169,21 @@ def _first_conv_kernel(model) -> tuple[str, np.ndarray] | None:
     return None
 
 
-def _main_output(outputs: Any) -> np.ndarray:
+def _main_output(outputs: Any) -> Any:
     """The classifier output of a model with auxiliary heads (GoogLeNet) or just one output."""
     if isinstance(outputs, dict):
-        return np.asarray(outputs.get("predictions", next(iter(outputs.values()))))
+        return outputs.get("predictions", next(iter(outputs.values())))
     if isinstance(outputs, (list, tuple)):
-        return np.asarray(outputs[0])
-    return np.asarray(outputs)
+        return outputs[0]
+    return outputs
 
 
 def _batches(data: Any, batch_size: int, input_rank: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(images, integer labels) numpy batches from an (x, y) pair or a tf.data.Dataset."""
     if isinstance(data, (tuple, list)) and len(data) == 2:
-        x, y = np.asarray(data[0]), np.asarray(data[1])
-        pairs = ((x[i:i + batch_size], y[i:i + batch_size]) for i in range(0, len(x), batch_size))
+        images, labels = np.asarray(data[0]), np.asarray(data[1])
+        pairs = ((images[i:i + batch_size], labels[i:i + batch_size])
+                 for i in range(0, len(images), batch_size))
     else:
         spec = data.element_spec
         image_spec = spec[0] if isinstance(spec, tuple) else spec["image"]
@@ -201,7 +202,7 @@ def _evaluate(model, data: Any, batch_size: int, keep: int) -> dict:
     """Labels, predictions and the `keep` examples with the lowest true-class probability."""
     labels, predictions, worst = [], [], []
     for x, y in _batches(data, batch_size, len(model.inputs[0].shape)):
-        probs = _main_output(model.predict_on_batch(x))
+        probs = np.asarray(_main_output(model.predict_on_batch(x)))
         labels.append(y)
         predictions.append(probs.argmax(axis=-1))
         true_prob = probs[np.arange(len(y)), y]
@@ -265,6 +266,8 @@ def _plot_learning_curves(Figure, history: dict, path: str) -> None:
         lr_ax.text(0.5, 0.5, "learning rate not logged", ha="center", va="center",
                    transform=lr_ax.transAxes)
     lr_ax.set(title="learning rate", xlabel="epoch")
+    for ax in (loss_ax, acc_ax, lr_ax):
+        ax.xaxis.get_major_locator().set_params(integer=True)
     figure.savefig(path, dpi=100)
 
 
