@@ -25,8 +25,8 @@ _LAZY = {
     "advise": "kerascnn.transfer",
     "grow": "kerascnn.transfer",
     "tune": "kerascnn.tuning",
-    "export": "kerascnn.export",
-    "load": "kerascnn.export",
+    "export": "kerascnn.saving",  # Not kerascnn/export.py: a submodule would shadow the function.
+    "load": "kerascnn.saving",
     "data": "kerascnn.data",
 }
 

@@ -1,0 +1,410 @@
+"""Export for serving, and safe loading (`kerascnn.export`, `kerascnn.load`).
+
+`export(model)` writes a TensorFlow SavedModel in the versioned layout TensorFlow Serving reads
+(`saved_models/NAME/1/`), through `keras.export.ExportArchive`, the machinery behind
+`model.export`. Its `serving_default` signature takes raw `uint8` images of any size and any of
+1, 3 or 4 channels, converts channels, resizes to the model's input size and normalizes inside the
+graph, and returns class probabilities plus the classes sorted by score (so the first k columns are
+the top k). The version directory also holds the `.keras` file and a small `kerascnn.json`
+(class names, normalization, input shape). A served export needs TensorFlow only, not kerascnn.
+
+`load(path)` reads a `.keras` file (or the one inside an export) with `safe_mode=True`, and refuses a
+file that carries a `Lambda` layer, whose Python code would run on load, unless asked not to.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import zipfile
+
+import keras
+
+from kerascnn import validation
+
+__all__ = ["export", "load", "load_source", "predict_files", "DEFAULT_EXPORT_DIR", "NORMALIZATIONS"]
+
+DEFAULT_EXPORT_DIR = "saved_models"
+NORMALIZATIONS = ("unit", "caffe", "torch", "tf")
+METADATA_FILE = "kerascnn.json"
+_GRAY_WEIGHTS = (0.2989, 0.5870, 0.1140)  # ITU-R 601 luma, as tf.image.rgb_to_grayscale.
+
+
+def _normalize(images, mode: str):
+    """Scales float images in [0, 255] as the model's preprocessing expects."""
+    try:
+        from kerascnn.data import normalize
+    except ImportError:
+        normalize = None
+    if normalize is not None:
+        return normalize(images, mode)
+    import tensorflow as tf  # Fallback until kerascnn.data provides `normalize`.
+
+    if mode == "unit":
+        return images / 255.0
+    if mode == "tf":
+        return images / 127.5 - 1.0
+    if mode == "torch":
+        mean = tf.constant([0.485, 0.456, 0.406]) if images.shape[-1] == 3 else 0.449
+        std = tf.constant([0.229, 0.224, 0.225]) if images.shape[-1] == 3 else 0.226
+        return (images / 255.0 - mean) / std
+    if images.shape[-1] == 3:  # caffe: BGR, ImageNet mean subtracted, no scaling.
+        return images[..., ::-1] - tf.constant([103.939, 116.779, 123.68])
+    return images - 116.779
+
+
+def _version_dir(model_name: str, path) -> str:
+    """The version directory: `path` itself when it ends in a number, else `path/1`."""
+    if path is None:
+        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", model_name) or "model"
+        path = os.path.join(DEFAULT_EXPORT_DIR, safe)
+    path = os.fspath(path)
+    if os.path.basename(os.path.normpath(path)).isdigit():
+        return os.path.normpath(path)
+    return os.path.join(os.path.normpath(path), "1")
+
+
+def _output_is_probability(model: keras.Model) -> bool:
+    layer = model.get_layer(model.outputs[0]._keras_history.operation.name)
+    activation = getattr(layer, "activation", None)
+    names = ("softmax", "sigmoid")
+    return getattr(activation, "__name__", str(activation)) in names
+
+
+def _check_class_names(class_names, num_classes: int) -> list[str]:
+    if class_names is None:
+        return [str(i) for i in range(num_classes)]
+    names = [str(n) for n in class_names]
+    if len(names) != num_classes:
+        raise ValueError(
+            f"class_names must have one name per output unit ({num_classes}). "
+            f"Received: class_names={list(class_names)!r}"
+        )
+    return names
+
+
+def _serving_functions(model: keras.Model, class_names: list[str], normalization: str):
+    """The raw-image endpoint and the endpoint taking already prepared inputs."""
+    import tensorflow as tf
+
+    input_shape = tuple(model.inputs[0].shape[1:])
+    probabilities_out = _output_is_probability(model)
+    names = tf.constant(class_names)
+
+    def outputs(values):
+        values = tf.cast(values, tf.float32)
+        probabilities = values if probabilities_out else tf.nn.softmax(values, axis=-1)
+        scores, ids = tf.math.top_k(probabilities, k=len(class_names))
+        return {
+            "probabilities": probabilities,
+            "scores": scores,
+            "class_ids": ids,
+            "classes": tf.gather(names, ids),
+        }
+
+    def prepared(inputs):
+        return outputs(model(inputs, training=False))
+
+    if len(input_shape) != 3:
+        return None, prepared, input_shape
+    height, width, channels = input_shape
+
+    def raw(images):
+        x = tf.cast(images, tf.float32)
+        count = tf.shape(x)[-1]
+        # Alpha carries no class information: drop it (RGBA -> RGB, gray+alpha -> gray).
+        x = tf.cond(tf.equal(count % 2, 0), lambda: x[..., : count - 1], lambda: x)
+        if channels == 3:
+            x = tf.cond(tf.equal(tf.shape(x)[-1], 1), lambda: tf.tile(x, [1, 1, 1, 3]), lambda: x)
+        else:
+            gray = tf.constant(_GRAY_WEIGHTS)
+            x = tf.cond(
+                tf.equal(tf.shape(x)[-1], 3),
+                lambda: tf.reduce_sum(x * gray, axis=-1, keepdims=True),
+                lambda: x,
+            )
+        x = tf.ensure_shape(x, [None, None, None, channels])
+        if height is not None and width is not None:
+            x = tf.image.resize(x, (height, width), method="bilinear")
+        return prepared(_normalize(x, normalization))
+
+    return raw, prepared, input_shape
+
+
+def _write_savedmodel(model, directory, class_names, normalization) -> None:
+    import tensorflow as tf
+
+    raw, prepared, input_shape = _serving_functions(model, class_names, normalization)
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    # The first endpoint becomes `serving_default`, the one TensorFlow Serving calls.
+    if raw is not None:
+        archive.add_endpoint(
+            "serve", raw, input_signature=[tf.TensorSpec((None, None, None, None), tf.uint8, "images")]
+        )
+    archive.add_endpoint(
+        "serve_prepared",
+        prepared,
+        input_signature=[tf.TensorSpec((None, *input_shape), tf.float32, "inputs")],
+    )
+    archive.write_out(directory, verbose=False)
+
+
+def export(
+    model: keras.Model,
+    path=None,
+    *,
+    class_names=None,
+    normalization: str = "unit",
+    overwrite: bool = False,
+) -> str:
+    """Exports a model for serving: a versioned SavedModel plus its `.keras` file.
+
+    The layout is TensorFlow Serving's (`BASE/VERSION/saved_model.pb`); point a server's
+    `model_base_path` at `BASE`. The signature `serving_default` takes `images`, a `uint8` tensor
+    `(batch, height, width, channels)` of any size with 1, 3 or 4 channels, and returns
+    `probabilities` (class order), and `scores`, `class_ids` and `classes` (names), all sorted by
+    decreasing probability. A model whose output is not a softmax or sigmoid (logits) gets a softmax.
+    `serve_prepared` takes inputs already resized and normalized, exactly as the model does.
+
+    Writing is atomic: everything goes to a temporary directory beside the target, which is then
+    renamed, so a failed export leaves no half-written version and never touches an existing one.
+
+    Args:
+        model: A built Keras model (any functional model, kerascnn's or not).
+        path: The model's base directory (`saved_models/NAME`, version 1 is written) or a version
+            directory ending in a number (`exports/mnist/3`). Default: `saved_models/{model.name}`.
+        class_names: One name per output unit; default "0", "1", ...
+        normalization: How raw pixels in [0, 255] become model inputs: "unit" ([0, 1]), "tf"
+            ([-1, 1]), "torch" (ImageNet mean/std) or "caffe" (BGR, ImageNet mean subtracted).
+        overwrite: Replace an existing version directory (default False).
+
+    Returns:
+        The version directory written (`saved_models/NAME/1`).
+
+    Raises:
+        ValueError: For an invalid argument.
+        FileExistsError: If the version directory exists and `overwrite` is False.
+    """
+    if not isinstance(model, keras.Model):
+        raise ValueError(f"model must be a keras.Model. Received: model={model!r}")
+    validation.check_choice(normalization, "normalization", NORMALIZATIONS)
+    names = _check_class_names(class_names, int(model.outputs[0].shape[-1]))
+    target = _version_dir(model.name, path)
+    if os.path.exists(target) and not overwrite:
+        raise FileExistsError(
+            f"Export target already exists: {target}. Pass overwrite=True (--overwrite) to replace "
+            f"it. Received: path={os.fspath(path) if path is not None else None!r}"
+        )
+    parent = os.path.dirname(target) or "."
+    os.makedirs(parent, exist_ok=True)
+    # Same directory as the target, so the final rename stays on one filesystem (atomic);
+    # TensorFlow Serving ignores non-numeric entries, so a leftover never gets served.
+    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.tmp-", dir=parent)
+    try:
+        _write_savedmodel(model, staging, names, normalization)
+        model.save(os.path.join(staging, f"{_keras_stem(model.name)}.keras"))
+        metadata = {
+            "model": model.name,
+            "class_names": names,
+            "normalization": normalization,
+            "input_shape": list(model.inputs[0].shape[1:]),
+            "keras_file": f"{_keras_stem(model.name)}.keras",
+        }
+        with open(os.path.join(staging, METADATA_FILE), "w") as f:
+            json.dump(metadata, f, indent=2)
+        _replace(staging, target, overwrite)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _keras_stem(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name) or "model"
+
+
+def _replace(staging: str, target: str, overwrite: bool) -> None:
+    if not os.path.exists(target):
+        os.rename(staging, target)  # Fails rather than merging if a racing writer got there first.
+        return
+    if not overwrite:
+        raise FileExistsError(f"Export target already exists: {target}.")
+    retired = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.old-", dir=os.path.dirname(target))
+    os.rmdir(retired)
+    os.rename(target, retired)
+    try:
+        os.rename(staging, target)
+    except OSError:
+        os.rename(retired, target)  # Put the previous export back.
+        raise
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def _find_keras_file(path) -> str:
+    """The `.keras` file `path` names, or the one inside an export (newest version first)."""
+    path = os.fspath(path)
+    if os.path.isfile(path):
+        return path
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"No such model file or directory: {path}")
+    candidates = [path]
+    versions = sorted((d for d in os.listdir(path) if d.isdigit()), key=int, reverse=True)
+    candidates += [os.path.join(path, v) for v in versions]
+    for directory in candidates:
+        files = sorted(f for f in os.listdir(directory) if f.endswith(".keras"))
+        if files:
+            return os.path.join(directory, files[0])
+    raise FileNotFoundError(f"No .keras file in {path} (nor in its version directories).")
+
+
+def _lambda_layers(config) -> list[str]:
+    found = []
+    if isinstance(config, dict):
+        if config.get("class_name") == "Lambda":
+            found.append(str(config.get("config", {}).get("name", "?")))
+        for value in config.values():
+            found += _lambda_layers(value)
+    elif isinstance(config, list):
+        for value in config:
+            found += _lambda_layers(value)
+    return found
+
+
+def load(path, safe_mode: bool = True, compile: bool = True) -> keras.Model:
+    """Loads a `.keras` model, refusing `Lambda` layers unless `safe_mode=False`.
+
+    A `Lambda` layer stores Python code that runs when the file is loaded; kerascnn's own models never
+    contain one (their custom layers are registered classes), so a file that does is refused before
+    anything in it is deserialized.
+
+    Args:
+        path: A `.keras` file, or an export directory holding one (`saved_models/NAME` or
+            `saved_models/NAME/1`; the newest version is used).
+        safe_mode: Refuse `Lambda` layers and unsafe deserialization (default True). Pass False only
+            for files you trust.
+        compile: Restore the training configuration (optimizer, loss) when the file has one.
+
+    Returns:
+        The `keras.Model`.
+
+    Raises:
+        FileNotFoundError: If there is no such file, or no `.keras` file in the directory.
+        ValueError: If the file carries a `Lambda` layer and `safe_mode` is True, or is not a `.keras`
+            archive.
+    """
+    if not isinstance(safe_mode, bool):
+        raise ValueError(f"safe_mode must be True or False. Received: safe_mode={safe_mode!r}")
+    file = _find_keras_file(path)
+    try:
+        with zipfile.ZipFile(file) as archive:
+            config = json.loads(archive.read("config.json"))
+    except (zipfile.BadZipFile, KeyError):
+        raise ValueError(f"Not a .keras model archive. Received: path={file!r}") from None
+    lambdas = _lambda_layers(config)
+    if lambdas and safe_mode:
+        raise ValueError(
+            f"Refusing to load {file}: it contains Lambda layer(s) {', '.join(lambdas)}, whose "
+            "stored Python code would run on load. If you trust the file, pass safe_mode=False. "
+            f"Received: safe_mode={safe_mode!r}"
+        )
+    import kerascnn.transfer.optimizers  # noqa: F401  (registers the per-group optimizer)
+
+    return keras.saving.load_model(file, safe_mode=safe_mode, compile=compile)
+
+
+def predict_files(export_path, image_paths, top_k: int = 5) -> list[list[tuple[str, float]]]:
+    """Classifies image files with an export, using only `tf.saved_model.load`.
+
+    Args:
+        export_path: A version directory, or a base directory (the newest version is used).
+        image_paths: Image files TensorFlow decodes (PNG, JPEG, BMP, GIF).
+        top_k: How many classes to return per image.
+
+    Returns:
+        One list per image of `(class name, probability)`, most probable first.
+    """
+    import tensorflow as tf
+
+    validation.check_positive_int(top_k, "top_k")
+    export_path = os.fspath(export_path)
+    if not os.path.isfile(os.path.join(export_path, "saved_model.pb")):
+        versions = [] if not os.path.isdir(export_path) else [
+            d for d in os.listdir(export_path) if d.isdigit()
+        ]
+        if not versions:
+            raise FileNotFoundError(f"No SavedModel in {export_path}")
+        export_path = os.path.join(export_path, max(versions, key=int))
+    serve = tf.saved_model.load(export_path).signatures["serving_default"]
+    results = []
+    for image_path in image_paths:
+        if not os.path.isfile(image_path):
+            raise FileNotFoundError(f"No such image file: {image_path}")
+        image = tf.io.decode_image(tf.io.read_file(image_path), expand_animations=False)
+        out = serve(images=tf.cast(image[tf.newaxis], tf.uint8))
+        classes = out["classes"].numpy()[0][:top_k]
+        scores = out["scores"].numpy()[0][:top_k]
+        results.append([(c.decode(), float(s)) for c, s in zip(classes, scores)])
+    return results
+
+
+def _json_with_class_names(directory: str) -> dict:
+    """The first JSON file in `directory` that records class names (run config, export metadata)."""
+    for name in sorted(os.listdir(directory)):
+        if not name.endswith(".json"):
+            continue
+        try:
+            with open(os.path.join(directory, name)) as f:
+                content = json.load(f)
+        except (OSError, ValueError):
+            continue
+        if isinstance(content, dict) and content.get("class_names"):
+            return content
+    return {}
+
+
+def load_source(source: str, safe_mode: bool = True) -> tuple[keras.Model, dict]:
+    """Resolves what `kerascnn export` is given: a `.keras` file, an export or run directory, or a name.
+
+    A run directory's model is its best checkpoint if there is one (`best.keras`), else its last
+    (`last.keras`), else any `.keras` file in it or in `checkpoints/`. A registered model name builds
+    that architecture with fresh weights (useful to try serving before training).
+
+    Args:
+        source: Path or registered model name.
+        safe_mode: Passed to `load`.
+
+    Returns:
+        `(model, info)` where `info` may hold `class_names` and `normalization` found beside the model.
+
+    Raises:
+        FileNotFoundError: If a path holds no model.
+        ValueError: If `source` is neither a path nor a registered name.
+    """
+    source = os.fspath(source)
+    if os.path.isfile(source):
+        return load(source, safe_mode=safe_mode), _json_with_class_names(os.path.dirname(source) or ".")
+    if os.path.isdir(source):
+        for directory in (source, os.path.join(source, "checkpoints")):
+            if not os.path.isdir(directory):
+                continue
+            files = sorted(f for f in os.listdir(directory) if f.endswith(".keras"))
+            for preferred in ("best.keras", "model.keras", "last.keras", *files):
+                if preferred in files:
+                    info = _json_with_class_names(source) or _json_with_class_names(directory)
+                    return load(os.path.join(directory, preferred), safe_mode=safe_mode), info
+        file = _find_keras_file(source)  # An export: BASE or BASE/VERSION.
+        return load(file, safe_mode=safe_mode), _json_with_class_names(os.path.dirname(file))
+    from kerascnn.registry import build, get_entry
+
+    try:
+        get_entry(source)
+    except ValueError:
+        raise ValueError(
+            "Expected a .keras file, a run or export directory, or a registered model name. "
+            f"Received: {source!r}"
+        ) from None
+    return build(source), {}
+
