@@ -147,9 +147,28 @@ def test_command_line_writes_the_report(run_dir, tmp_path, capsys):
     path, _, _ = run_dir
     out = tmp_path / "cli_report"
     assert main(["report", str(path), "--output-dir", str(out)]) == 0
-    # The page always shows the curves and the filters, whether or not the data reloads.
-    assert (out / "learning_curves.png").exists() and (out / "conv1_filters.png").exists()
+    # The config names "digits", so the command reloads its validation split through kerascnn.data.
+    for name in ("learning_curves", "confusion_matrix", "worst_examples", "conv1_filters"):
+        assert (out / f"{name}.png").exists()
     assert str(out / "report.html") in capsys.readouterr().out
+    header, *rows = (out / "confusion_matrix.csv").read_text().splitlines()
+    # Every example of the validation split kerascnn.data holds out (10% of 1,797, stratified).
+    held_out = kerascnn.data.load("digits", input_shape=(8, 8, 1), verbose=0).validation_examples
+    assert 170 <= held_out <= 190
+    assert sum(int(v) for row in rows for v in row.split(",")[1:]) == held_out
+
+
+def test_in_memory_data_that_cannot_be_reloaded_is_a_note(run_dir, tmp_path):
+    pytest.importorskip("matplotlib")
+    path, _, _ = run_dir
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for name in ("history.csv", "best.keras"):
+        (bare / name).write_bytes((path / name).read_bytes())
+    (bare / "config.json").write_text(json.dumps({"data": "<numpy arrays>"}))
+    written = kerascnn.report(str(bare))
+    assert set(written.figures) == {"learning_curves", "conv1_filters"}
+    assert written.confusion is None and "No validation data" in written.notes[0]
 
 
 def test_command_line_error_is_one_line(tmp_path, capsys):

@@ -215,16 +215,32 @@ def _evaluate(model, data: Any, batch_size: int, keep: int) -> dict:
             "worst": worst}
 
 
-def _validation_data(config: dict, batch_size: int):
-    """The validation split named by the run's data spec, through kerascnn.data."""
-    from kerascnn import data as kdata
+def _validation_data(config: dict, input_shape: tuple, batch_size: int):
+    """The validation split named by the run's data spec, reloaded through `kerascnn.data.load`.
 
-    spec = config.get("data") if isinstance(config.get("data"), (dict, str)) else None
-    if spec is None or not hasattr(kdata, "validation_from_config"):
-        raise ValueError("The run directory's config names no validation data this version can "
-                         "reload; pass data=(x, y) or a tf.data.Dataset. Received: "
-                         f"data spec={spec!r}")
-    return kdata.validation_from_config(config, batch_size=batch_size)
+    The spec is `config["data"]`: a data name or path, or a dict holding it under "data", "name"
+    or "source" next to any other `load` arguments (split, validation_split, seed, normalization,
+    data_dir ...). In-memory data (arrays, datasets) cannot be reloaded and must be passed in.
+    """
+    import inspect
+
+    from kerascnn.data import load
+
+    spec = config.get("data")
+    options = dict(spec) if isinstance(spec, dict) else {}
+    source = spec if isinstance(spec, str) else next(
+        (options.pop(k) for k in ("data", "name", "source") if isinstance(options.get(k), str)), None)
+    if source is None:
+        raise ValueError("The run's config names no data that can be reloaded (in-memory data "
+                         f"is not saved); pass data=(x, y) or a tf.data.Dataset. Received: data={spec!r}")
+    accepted = set(inspect.signature(load).parameters) - {"data", "input_shape", "batch_size",
+                                                          "augmentation", "verbose", "download"}
+    options = {k: (tuple(v) if isinstance(v, list) else v) for k, v in options.items() if k in accepted}
+    bundle = load(source, input_shape=tuple(input_shape), batch_size=batch_size, verbose=0,
+                  cache=False, **{k: v for k, v in options.items() if k != "cache"})
+    if bundle.validation is None:
+        raise ValueError(f"The run's data has no validation split. Received: data={spec!r}")
+    return bundle.validation, bundle.class_names
 
 
 # --- the pictures --------------------------------------------------------------------------------
@@ -411,14 +427,18 @@ def _model_figures(Figure, checkpoint, config, data, batch_size, num_worst, outp
         result.figures["conv1_filters"] = os.path.join(output_dir, "conv1_filters.png")
         _plot_filters(Figure, first[0], first[1], result.figures["conv1_filters"])
     num_classes = int(_main_output(model.outputs).shape[-1]) if model.outputs else 0
-    names = _find_key(config, "class_names") or [str(i) for i in range(num_classes)]
-    result.class_names = [str(name) for name in names]
+    names = _find_key(config, "class_names")
     if data is None:
         try:
-            data = _validation_data(config, batch_size)
+            data, loaded_names = _validation_data(config, model.inputs[0].shape[1:], batch_size)
         except (ValueError, ImportError, FileNotFoundError) as error:
             result.notes.append(f"No validation data: {str(error).splitlines()[0]}")
-            return
+            data = None
+        else:
+            names = names or loaded_names
+    result.class_names = [str(n) for n in (names or [str(i) for i in range(num_classes)])]
+    if data is None:
+        return
     evaluated = _evaluate(model, data, batch_size, num_worst)
     count = max(len(result.class_names), int(evaluated["predictions"].max(initial=0)) + 1)
     result.class_names += [str(i) for i in range(len(result.class_names), count)]
