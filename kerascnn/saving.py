@@ -3,8 +3,8 @@
 `export(model)` writes a TensorFlow SavedModel in the versioned layout TensorFlow Serving reads
 (`saved_models/NAME/1/`), through `keras.export.ExportArchive`, the machinery behind
 `model.export`. Its `serving_default` signature takes raw `uint8` images of any size and any of
-1, 3 or 4 channels, converts channels, resizes to the model's input size and normalizes inside the
-graph, and returns class probabilities plus the classes sorted by score (so the first k columns are
+1 to 4 channels, converts channels, resizes to the model's input size (covering it, aspect kept,
+center crop: as `kerascnn.data` prepares evaluation images) and normalizes inside the graph, and returns class probabilities plus the classes sorted by score (so the first k columns are
 the top k). The version directory also holds the `.keras` file and a small `kerascnn.json`
 (class names, normalization, input shape). A served export needs TensorFlow only, not kerascnn.
 
@@ -24,36 +24,14 @@ import zipfile
 import keras
 
 from kerascnn import validation
+from kerascnn.data.normalization import NORMALIZATIONS, normalize
+from kerascnn.data.transforms import resize_cover
 
 __all__ = ["export", "load", "load_source", "predict_files", "DEFAULT_EXPORT_DIR", "NORMALIZATIONS"]
 
 DEFAULT_EXPORT_DIR = "saved_models"
-NORMALIZATIONS = ("unit", "caffe", "torch", "tf")
 METADATA_FILE = "kerascnn.json"
-_GRAY_WEIGHTS = (0.2989, 0.5870, 0.1140)  # ITU-R 601 luma, as tf.image.rgb_to_grayscale.
-
-
-def _normalize(images, mode: str):
-    """Scales float images in [0, 255] as the model's preprocessing expects."""
-    try:
-        from kerascnn.data import normalize
-    except ImportError:
-        normalize = None
-    if normalize is not None:
-        return normalize(images, mode)
-    import tensorflow as tf  # Fallback until kerascnn.data provides `normalize`.
-
-    if mode == "unit":
-        return images / 255.0
-    if mode == "tf":
-        return images / 127.5 - 1.0
-    if mode == "torch":
-        mean = tf.constant([0.485, 0.456, 0.406]) if images.shape[-1] == 3 else 0.449
-        std = tf.constant([0.229, 0.224, 0.225]) if images.shape[-1] == 3 else 0.226
-        return (images / 255.0 - mean) / std
-    if images.shape[-1] == 3:  # caffe: BGR, ImageNet mean subtracted, no scaling.
-        return images[..., ::-1] - tf.constant([103.939, 116.779, 123.68])
-    return images - 116.779
+_GRAY_WEIGHTS = (0.2989, 0.5870, 0.1140)  # ITU-R 601 luma, as the data pipeline converts.
 
 
 def _version_dir(model_name: str, path) -> str:
@@ -128,8 +106,13 @@ def _serving_functions(model: keras.Model, class_names: list[str], normalization
             )
         x = tf.ensure_shape(x, [None, None, None, channels])
         if height is not None and width is not None:
-            x = tf.image.resize(x, (height, width), method="bilinear")
-        return prepared(_normalize(x, normalization))
+            # As the data pipeline prepares evaluation images: cover the size, keep the aspect.
+            x = tf.map_fn(
+                lambda image: resize_cover(image, (height, width)),
+                x,
+                fn_output_signature=tf.TensorSpec((height, width, channels), tf.float32),
+            )
+        return prepared(normalize(x, normalization))
 
     return raw, prepared, input_shape
 

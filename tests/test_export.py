@@ -13,6 +13,7 @@ import tensorflow as tf
 
 import kerascnn
 from kerascnn import cli
+from kerascnn.data.transforms import resize_cover
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +59,10 @@ def test_any_size_and_channel_count(exported):
     serve = tf.saved_model.load(path).signatures["serving_default"]
     rgba = np.random.default_rng(1).integers(0, 256, (2, 57, 41, 4), dtype=np.uint8)
     out = serve(images=tf.constant(rgba))
-    # The same steps by hand: drop alpha, ITU-R 601 luma, bilinear resize to 32x32, scale to [0, 1].
+    # The data pipeline's evaluation steps: drop alpha, ITU-R 601 luma, cover 32x32 keeping the
+    # aspect and center-crop, scale to [0, 1].
     gray = tf.image.rgb_to_grayscale(tf.cast(rgba[..., :3], tf.float32))
-    x = tf.image.resize(gray, (32, 32)) / 255.0
+    x = tf.stack([resize_cover(image, (32, 32)) for image in gray]) / 255.0
     expected = model(x, training=False).numpy()
     np.testing.assert_allclose(out["probabilities"].numpy(), expected, atol=1e-4)
 
