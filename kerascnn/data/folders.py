@@ -246,7 +246,10 @@ def folder_source(root: str, *, split, validation_split: float, seed: int, num_c
         carve = "validation" not in scans and not isinstance(split, tuple)
         mask = (validation_mask(len(labels), validation_split, seed, labels) if carve
                 else np.zeros(len(labels), bool))
-        train = _pipeline(scans["train"], np.flatnonzero(~mask))
+        # Files are listed class by class; a seeded random order keeps shuffle buffers and
+        # statistics from the first images (PCA lighting) representative.
+        order = np.random.default_rng(seed).permutation(np.flatnonzero(~mask))
+        train = _pipeline(scans["train"], order)
         train_examples = int((~mask).sum())
         if mask.any():
             validation = _pipeline(scans["train"], np.flatnonzero(mask))

@@ -231,35 +231,40 @@ def load(
                           num_classes=num_classes, data_dir=data_dir, verbose=verbose,
                           download=download, manual_dir=manual_dir)
     channels = input_shape[2]
-    stored = prepared_size(input_shape, policy.resize_scale)
-    prepare = _prepare_fn(channels, stored)
+    size = input_shape[:2]
     options = tf.data.Options()
     options.deterministic = True
 
-    def prepared(dataset, examples):
-        dataset = dataset.map(prepare, num_parallel_calls=AUTOTUNE)
-        return _maybe_cache(dataset, cache, examples, stored, channels).with_options(options)
+    def prepared(dataset, scale):
+        stored = prepared_size(input_shape, scale)
+        dataset = dataset.map(_prepare_fn(channels, stored), num_parallel_calls=AUTOTUNE)
+        return dataset.with_options(options), stored
 
     train = None
     if source.train is not None:
-        train = prepared(source.train, source.train_examples)
-        policy = policy.fit(train, verbose=verbose)
+        train, stored = prepared(source.train, policy.train_resize_scale)
+        policy = policy.fit(train, verbose=verbose)  # Before caching: a partial read is fine.
+        train = _maybe_cache(train, cache, source.train_examples, stored, channels)
         train = _training_pipeline(train, source.train_examples, policy, input_shape, stored,
                                    normalization, batch_size, seed, shuffle)
     validation = uncropped = None
     if source.validation is not None:
-        base = prepared(source.validation, source.validation_examples)
+        base, stored = prepared(source.validation, policy.resize_scale)
+        base = _maybe_cache(base, cache, source.validation_examples, stored, channels)
 
-        def finish(image, label, crop):
-            if crop and stored != input_shape[:2]:
-                image = center_crop(image, input_shape[:2])
-            return normalize(image, normalization), label
+        def finish(crop):
+            def fn(image, label):
+                if crop and stored != size:
+                    image = center_crop(image, size)
+                return normalize(image, normalization), label
 
-        validation = base.map(lambda i, y: finish(i, y, True), num_parallel_calls=AUTOTUNE)
+            return fn
+
+        validation = base.map(finish(True), num_parallel_calls=AUTOTUNE)
         validation = validation.batch(batch_size).prefetch(AUTOTUNE)
         uncropped = validation
-        if stored != input_shape[:2]:
-            uncropped = base.map(lambda i, y: finish(i, y, False), num_parallel_calls=AUTOTUNE)
+        if stored != size:
+            uncropped = base.map(finish(False), num_parallel_calls=AUTOTUNE)
             uncropped = uncropped.batch(batch_size).prefetch(AUTOTUNE)
     return DataBundle(
         train=train,

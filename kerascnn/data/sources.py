@@ -112,8 +112,11 @@ def array_source(
     validation = None
     if mask.any():
         validation = tf.data.Dataset.from_tensor_slices((images[mask], labels[mask]))
+    # Training examples in a seeded random order: class-sorted arrays would otherwise bias
+    # statistics taken from the first images (PCA lighting) and short shuffle buffers.
+    order = np.random.default_rng(seed).permutation(np.flatnonzero(~mask))
     return Source(
-        train=tf.data.Dataset.from_tensor_slices((images[~mask], labels[~mask])),
+        train=tf.data.Dataset.from_tensor_slices((images[order], labels[order])),
         validation=validation,
         train_examples=int((~mask).sum()),
         validation_examples=int(mask.sum()),
