@@ -96,7 +96,9 @@ def array_source(
 ) -> Source:
     """An `(x, y)` pair of numpy arrays, with a stratified seeded validation split."""
     if not (isinstance(data, (tuple, list)) and len(data) == 2):
-        raise ValueError(f"{name} as arrays must be an (x, y) pair. Received: {type(data).__name__}")
+        raise ValueError(
+            f"{name} as arrays must be an (x, y) pair. Received: {type(data).__name__}"
+        )
     x, y = data
     labels = _labels_from(y, name)
     images = _pixels_from(x, name)
@@ -178,11 +180,12 @@ def dataset_source(
         if peak <= 1.0:
             dataset = dataset.map(lambda image, label: (image * 255.0, label))
     mask = validation_mask(count, validation_split, seed)
+    shape = dataset.element_spec[0].shape
     return Source(
         train=select(dataset, mask, False),
         validation=select(dataset, mask, True) if mask.any() else None,
         train_examples=int((~mask).sum()),
         validation_examples=int(mask.sum()),
         class_names=class_names,
-        image_shape=tuple(dataset.element_spec[0].shape) if dataset.element_spec[0].shape.is_fully_defined() else None,
+        image_shape=tuple(shape) if shape.is_fully_defined() else None,
     )

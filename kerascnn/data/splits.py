@@ -29,19 +29,20 @@ def validation_mask(
     if fraction <= 0 or num_examples < 2:
         return mask
     rng = np.random.default_rng(seed)
+    count = min(num_examples - 1, max(1, int(round(fraction * num_examples))))
     if labels is None:
-        count = min(num_examples - 1, max(1, int(round(fraction * num_examples))))
         mask[rng.permutation(num_examples)[:count]] = True
         return mask
     labels = np.asarray(labels)
-    for label in np.unique(labels):
+    classes, sizes = np.unique(labels, return_counts=True)
+    # Largest-remainder allocation: each class gets its share and the total is exactly `count`.
+    quotas = sizes * (count / num_examples)
+    shares = np.floor(quotas).astype(int)
+    remainders = quotas - shares + rng.random(len(classes)) * 1e-9  # seeded tie-break
+    shares[np.argsort(-remainders)[: count - shares.sum()]] += 1
+    for label, share in zip(classes, shares):
         members = np.flatnonzero(labels == label)
-        count = int(round(fraction * len(members)))
-        mask[rng.permutation(members)[:count]] = True
-    if not mask.any():  # Tiny classes all rounded to zero: still hold out one example.
-        mask[rng.integers(num_examples)] = True
-    if mask.all():
-        mask[rng.integers(num_examples)] = False
+        mask[rng.permutation(members)[:share]] = True
     return mask
 
 

@@ -23,7 +23,8 @@ def _builder(name: str, data_dir: str | None):
     try:
         return tfds.builder(name, data_dir=data_dir)
     except tfds.core.registered.DatasetNotFoundError:
-        close = difflib.get_close_matches(name, list(KNOWN) + tfds.list_builders(), n=3)
+        names = sorted(set(KNOWN) | set(tfds.list_builders()))
+        close = difflib.get_close_matches(name, names, n=3)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         raise ValueError(
             "data must be a tensorflow-datasets name, an existing folder of images, 'digits', an "

@@ -1,4 +1,4 @@
-"""Deterministic image transforms shared by the loaders, the augmentation policies and evaluation."""
+"""Deterministic image transforms shared by the loaders, augmentation policies and evaluation."""
 
 from __future__ import annotations
 
