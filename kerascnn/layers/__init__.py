@@ -1,9 +1,10 @@
 """Custom, registered, serializable layers (never `Lambda`): every model saves to `.keras`,
 loads with `safe_mode=True`, and exports."""
 
+from kerascnn.layers.channel_shuffle import ChannelShuffle, ChannelSplit
 from kerascnn.layers.lenet import EuclideanRBF, PartialConv2D, ScaledTanh, Subsampling
 from kerascnn.layers.normalization import LocalResponseNormalization
 from kerascnn.layers.scaling import ScaledResidual
 
 __all__ = ["EuclideanRBF", "PartialConv2D", "ScaledTanh", "Subsampling",
-           "LocalResponseNormalization", "ScaledResidual"]
+           "LocalResponseNormalization", "ScaledResidual", "ChannelShuffle", "ChannelSplit"]
