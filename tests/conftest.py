@@ -20,3 +20,13 @@ def _seed():
 def trainable_count(model) -> int:
     """Trainable parameters, as papers and torchvision count them."""
     return int(sum(np.prod(v.shape) for v in model.trainable_weights))
+
+
+def build_shapes(name, **kwargs):
+    """Builds a registered model whose variables have shapes but no values (never initialized):
+    parameter counts, MACs and output shapes of full-size networks without the cost of filling
+    hundreds of millions of weights. Such a model cannot be run."""
+    import kerascnn
+
+    with keras.StatelessScope(initialize_variables=False):
+        return kerascnn.build(name, **kwargs)
