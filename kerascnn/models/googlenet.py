@@ -1,0 +1,125 @@
+"""GoogLeNet as the paper describes it: 5x5 convolutions, LRN, and the auxiliary classifiers.
+
+C. Szegedy, W. Liu, Y. Jia, P. Sermanet, S. Reed, D. Anguelov, D. Erhan, V. Vanhoucke,
+A. Rabinovich, "Going Deeper with Convolutions", CVPR 2015.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from kerascnn import validation
+from kerascnn.blocks.conv import conv_bn_act
+from kerascnn.blocks.inception import inception_module
+from kerascnn.heads import classifier_head, predictions
+from kerascnn.layers import LocalResponseNormalization
+from kerascnn.registry import register_model
+from kerascnn.specs import googlenet as spec
+
+__all__ = ["googlenet", "inference_model"]
+
+
+def _conv(x, filters, kernel, strides=1, *, name):
+    return conv_bn_act(x, filters, kernel, strides, use_bias=True, batch_norm=False, name=name)
+
+
+def _stem(x):
+    filters, kernel, strides = spec.CONV1
+    x = _conv(x, filters, kernel, strides, name="conv1")
+    x = keras.layers.MaxPooling2D(*spec.POOL, padding="same", name="conv1_pool")(x)
+    x = LocalResponseNormalization(**spec.LRN, name="conv1_lrn")(x)
+    x = _conv(x, spec.CONV2_REDUCE, 1, name="conv2_reduce")
+    x = _conv(x, spec.CONV2, 3, name="conv2")
+    x = LocalResponseNormalization(**spec.LRN, name="conv2_lrn")(x)
+    return keras.layers.MaxPooling2D(*spec.POOL, padding="same", name="conv2_pool")(x)
+
+
+def _auxiliary(x, num_classes, classifier_activation, name):
+    if min(x.shape[1:3]) < spec.AUX_POOL[0]:
+        raise ValueError(
+            f"aux_logits=True needs {spec.AUX_POOL[0]}x{spec.AUX_POOL[0]} maps after "
+            f"{spec.AUX_AFTER[0]} (an input of at least 65x65). Received: input with "
+            f"{tuple(x.shape[1:3])} maps there"
+        )
+    x = keras.layers.AveragePooling2D(*spec.AUX_POOL, name=f"{name}_pool")(x)
+    x = _conv(x, spec.AUX_CONV, 1, name=name)
+    x = keras.layers.Flatten(name=f"{name}_flatten")(x)
+    x = keras.layers.Dense(spec.AUX_UNITS, activation="relu", name=f"{name}_fc")(x)
+    x = keras.layers.Dropout(spec.AUX_DROPOUT_RATE, name=f"{name}_dropout")(x)
+    return predictions(x, num_classes, classifier_activation, name=f"{name}_predictions")
+
+
+@register_model("googlenet", family="googlenet", input_shape=(224, 224, 3))
+def googlenet(
+    num_classes: int = 1000,
+    input_shape: tuple = (224, 224, 3),
+    include_top: bool = True,
+    pooling: str | None = None,
+    classifier_activation="softmax",
+    aux_logits: bool = False,
+    naive: bool = False,
+    dropout_rate: float = spec.DROPOUT_RATE,
+    name: str = "googlenet",
+) -> keras.Model:
+    """GoogLeNet (Szegedy et al. 2015), faithful to Table 1 and figure 3.
+
+    Stem conv1 7x7/2 -> max pool -> LRN -> conv2 (1x1 reduce, 3x3) -> LRN -> max pool, nine
+    inception modules with Table 1's branch widths (`kerascnn.specs.googlenet.INCEPTION`) and 5x5
+    convolutions in the 5x5 branch, global average pooling (7x7 at 224x224), dropout 0.4 and a
+    linear layer: about 1.58 G multiply-accumulates, the paper's "1.5 billion multiply-adds".
+    All convolutions have biases and ReLUs; there is no batch normalization.
+
+    `aux_logits=True` adds the two auxiliary classifiers of section 5 on top of 4a and 4d; the model
+    then returns `[predictions, aux1_predictions, aux2_predictions]`, to be trained with loss
+    weights `AUX_LOSS_WEIGHTS` (1, 0.3, 0.3). `inference_model` drops them again.
+    `naive=True` builds figure 2a's naive modules for the cost comparison of section 4.
+
+    Deviations: torchvision's googlenet uses 3x3 convolutions in the "5x5" branch, batch
+    normalization and no LRN; this builder follows the paper. The 7x7 average pooling is global
+    average pooling, identical at 224x224, so that other input sizes work. The paper gives no LRN
+    parameters; those of the authors' Caffe model are used. Max pooling pads like Caffe's ceil
+    mode ("same"), which gives the table's 112 -> 56 -> 28 -> 14 -> 7.
+
+    Args:
+        num_classes: Number of classes (default 1000).
+        input_shape: Default (224, 224, 3).
+        include_top: Whether to add the classifier (and, with `aux_logits`, the auxiliary ones).
+        pooling: With `include_top=False`: None, "avg" or "max" (1024 features).
+        classifier_activation: Activation of the classifiers.
+        aux_logits: Add the auxiliary classifiers (needs `include_top` and at least 65x65 input).
+        naive: Use the naive inception module of figure 2a.
+        dropout_rate: Dropout before the linear layer (default 0.4).
+        name: Model name.
+
+    Returns:
+        A functional `keras.Model`.
+
+    Raises:
+        ValueError: For non-boolean `aux_logits`/`naive`, a `dropout_rate` outside [0, 1), or an
+            input too small for the auxiliary classifiers.
+    """
+    validation.check_choice(aux_logits, "aux_logits", (False, True))
+    validation.check_choice(naive, "naive", (False, True))
+    validation.check_fraction(dropout_rate, "dropout_rate")
+    inputs = keras.Input(shape=input_shape, name="input")
+    x = _stem(inputs)
+    auxiliary = []
+    for module, widths in spec.INCEPTION.items():
+        if module in spec.POOL_BEFORE:
+            x = keras.layers.MaxPooling2D(*spec.POOL, padding="same", name=f"{module}_pre_pool")(x)
+        x = inception_module(x, widths, name=module, naive=naive)
+        if aux_logits and include_top and module in spec.AUX_AFTER:
+            index = spec.AUX_AFTER.index(module) + 1
+            auxiliary.append(_auxiliary(x, num_classes, classifier_activation, f"aux{index}"))
+    x = classifier_head(x, include_top=include_top, pooling=pooling, num_classes=num_classes,
+                        classifier_activation=classifier_activation, dropout_rate=dropout_rate)
+    return keras.Model(inputs, [x, *auxiliary] if auxiliary else x, name=name)
+
+
+def inference_model(model: keras.Model) -> keras.Model:
+    """The single-output network of a model built with `aux_logits=True`, sharing its weights.
+
+    The auxiliary classifiers only help training; inference uses the main classifier alone.
+    """
+    outputs = model.outputs
+    return keras.Model(model.inputs, outputs[0], name=model.name) if len(outputs) > 1 else model

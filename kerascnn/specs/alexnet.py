@@ -1,0 +1,43 @@
+"""AlexNet as data (Krizhevsky, Sutskever, Hinton 2012, "ImageNet Classification with Deep
+Convolutional Neural Networks", section 3.5 and figure 2).
+
+The paper split the network over two GPUs: conv2, conv4 and conv5 see only the maps of their own
+GPU (48 + 48, 192 + 192 input channels), which is a grouped convolution with two groups; conv3
+and the fully connected layers see both halves.
+"""
+
+from typing import NamedTuple
+
+
+class ConvLayer(NamedTuple):
+    """One convolutional layer of figure 2 and what follows it."""
+
+    name: str
+    filters: int
+    kernel: int
+    strides: int
+    padding: str
+    tower_groups: int  # convolution groups in the two-tower network (1 = sees both towers)
+    lrn: bool  # response normalization after the ReLU (section 3.3)
+    pool: bool  # overlapping max pooling after it (section 3.4)
+
+
+CONVOLUTIONS = (
+    ConvLayer("conv1", 96, 11, 4, "valid", 1, True, True),  # 227 -> 55 -> pool 27
+    ConvLayer("conv2", 256, 5, 1, "same", 2, True, True),  # 27 -> 27 -> pool 13
+    ConvLayer("conv3", 384, 3, 1, "same", 1, False, False),  # 13
+    ConvLayer("conv4", 384, 3, 1, "same", 2, False, False),  # 13
+    ConvLayer("conv5", 256, 3, 1, "same", 2, False, True),  # 13 -> pool 6
+)
+
+# Overlapping pooling: z = 3, s = 2 (section 3.4).
+POOL_SIZE = 3
+POOL_STRIDES = 2
+
+# Section 3.3: k = 2, n = 5, alpha = 1e-4, beta = 0.75.
+LRN = {"k": 2.0, "n": 5, "alpha": 1e-4, "beta": 0.75}
+
+# FC6 and FC7, each followed by dropout 0.5 (section 4.2); FC8 is the classifier.
+FULLY_CONNECTED = ("fc6", "fc7")
+FC_UNITS = 4096
+DROPOUT_RATE = 0.5
