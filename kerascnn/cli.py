@@ -93,6 +93,10 @@ def _make_parser() -> argparse.ArgumentParser:
     _add_build_arguments(summarize)
     summarize.set_defaults(run=_run_summary)
 
+    from kerascnn.training.cli import add_commands as add_training_commands  # train, evaluate
+
+    add_training_commands(commands)
+
     from kerascnn.transfer.cli import add_commands  # finetune, tune, grow, export, predict
 
     add_commands(commands)

@@ -1,3 +1,12 @@
-"""Training, evaluation and the run report."""
+"""Training, evaluation and the run report.
 
+`train` fits a model with its paper's recipe (`recipes.py`) under an automatically chosen
+`tf.distribute` strategy (`strategy.py`, with the multi-worker fixes of `multiworker.py`), writing a
+resumable run directory (`rundir.py`, `callbacks.py`); `evaluate` reports top-1/top-5 accuracy with
+center or 10-crop inputs; `report` draws a run.
+"""
+
+from kerascnn.training.evaluation import evaluate  # noqa: F401
+from kerascnn.training.fit import TrainResult, train  # noqa: F401
+from kerascnn.training.recipes import RECIPES, Recipe, get_recipe, list_recipes  # noqa: F401
 from kerascnn.training.report import report  # noqa: F401

@@ -1,0 +1,113 @@
+"""The `kerascnn train` and `kerascnn evaluate` commands."""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["add_commands"]
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    from kerascnn.cli import parse_shape
+
+    return parse_shape(text)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from kerascnn.registry import get_entry
+
+    get_entry(args.model)  # Fail on an unknown name before TensorFlow starts.
+    from kerascnn.training.fit import train
+
+    build_kwargs = {}
+    if args.input_shape:
+        build_kwargs["input_shape"] = args.input_shape
+    if args.num_classes:
+        build_kwargs["num_classes"] = args.num_classes
+    options = {}
+    if args.augmentation is not None:
+        options["augmentation"] = None if args.augmentation == "none" else args.augmentation
+    result = train(
+        args.model, args.data, recipe=args.recipe, epochs=args.epochs, batch_size=args.batch_size,
+        learning_rate=args.learning_rate, run_dir=args.run_dir, export=args.export,
+        strategy=args.strategy, cpu_replicas=args.cpu_replicas,
+        mixed_precision=args.mixed_precision, jit_compile=args.xla,
+        validation_split=args.validation_split, seed=args.seed, verbose=args.verbose,
+        split=args.split, data_dir=args.data_dir, **options, **build_kwargs,
+    )
+    shown = {k: v for k, v in result.metrics.items() if "accuracy" in k}
+    summary = "  ".join(f"{k} {v:.4f}" for k, v in sorted(shown.items()))
+    print(f"kerascnn: run directory {result.run_dir}  {summary}")
+    return 1 if result.diverged else 0
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from kerascnn.training.evaluation import evaluate
+
+    result = evaluate(args.model, args.data, crops=args.crops, batch_size=args.batch_size,
+                      split=args.split, validation_split=args.validation_split, seed=args.seed,
+                      normalization=args.normalization, data_dir=args.data_dir,
+                      verbose=0 if args.verbose == 0 else 1)
+    crop = "center crop" if result["crops"] == "center" else "10-crop average"
+    print(f"top-1 {result['top1']:.4f}  top-5 {result['top5']:.4f}  loss {result['loss']:.4f}  "
+          f"({result['examples']} images, {crop})")
+    return 0
+
+
+def _verbosity(text: str):
+    return text if text == "auto" else int(text)
+
+
+def _xla(text: str):
+    choices = {"auto": "auto", "on": True, "off": False}
+    if text not in choices:
+        raise argparse.ArgumentTypeError(f"--xla must be auto, on or off. Received: {text!r}")
+    return choices[text]
+
+
+def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", required=True,
+                        help="'digits', a tensorflow-datasets name, or an image folder")
+    parser.add_argument("--split", help="tensorflow-datasets split syntax, e.g. 'train[:80%%]'")
+    parser.add_argument("--data-dir", help="tensorflow-datasets data directory")
+    parser.add_argument("--validation-split", type=float, default=0.1,
+                        help="share held out when the data has no validation split (0.1)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the split and the run (0)")
+    parser.add_argument("--verbose", type=_verbosity, default="auto",
+                        help="auto, 0, 1 (progress bar) or 2 (a line per epoch)")
+
+
+def add_commands(commands) -> None:
+    """Adds `train` and `evaluate` to the `kerascnn` sub-command parser."""
+    training = commands.add_parser("train", help="train a model with its paper's recipe")
+    training.add_argument("model", metavar="MODEL", help="a registered model name")
+    _add_data_arguments(training)
+    training.add_argument("--recipe", help="recipe name (default: the model family's)")
+    training.add_argument("--epochs", type=int, help="epochs (default: the recipe's)")
+    training.add_argument("--batch-size", type=int, help="global batch size (the recipe's)")
+    training.add_argument("--learning-rate", type=float,
+                          help="initial rate (default: the recipe's, scaled to the batch size)")
+    training.add_argument("--augmentation", help="policy name, or 'none' (default: the recipe's)")
+    training.add_argument("--run-dir", help="run directory (default runs/MODEL-TIMESTAMP, or "
+                          "the unfinished run of the same command, which is resumed)")
+    training.add_argument("--export", nargs="?", const=True, metavar="DIR",
+                          help="export the trained model (default dir saved_models/MODEL)")
+    training.add_argument("--strategy", default="auto",
+                          choices=["auto", "default", "mirrored", "multi_worker", "tpu"])
+    training.add_argument("--cpu-replicas", type=int,
+                          help="split the CPU into N logical devices and mirror over them")
+    training.add_argument("--mixed-precision", action="store_true", help="mixed precision")
+    training.add_argument("--xla", type=_xla, default="auto", help="auto (default), on or off")
+    training.add_argument("--input-shape", type=_shape, help="H,W,C (default: the paper's)")
+    training.add_argument("--num-classes", type=int, help="classes (default: the data's)")
+    training.set_defaults(run=_run_train)
+
+    evaluating = commands.add_parser("evaluate", help="top-1/top-5 accuracy of a trained model")
+    evaluating.add_argument("model", metavar="MODEL",
+                            help="a .keras file, a run directory or an export directory")
+    _add_data_arguments(evaluating)
+    evaluating.add_argument("--crops", default="center", choices=["center", "ten"])
+    evaluating.add_argument("--batch-size", type=int, default=32)
+    evaluating.add_argument("--normalization", choices=["unit", "caffe", "torch", "tf"],
+                            help="default: what the run or export recorded")
+    evaluating.set_defaults(run=_run_evaluate)

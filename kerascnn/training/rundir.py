@@ -1,0 +1,107 @@
+"""Run directories: where a run writes, and whether running the same command again resumes it.
+
+A run directory holds `config.json` (the resolved configuration, with a `fingerprint` of everything
+that determines the run and a `status`: "running", "finished" or "diverged"), `history.csv`,
+`logs/` (TensorBoard), `best.keras`, `last.keras` and, while the run is unfinished, `backup/`
+(Keras's `BackupAndRestore`).
+
+Without an explicit directory a run goes to `runs/<model>-<timestamp>/`, unless an unfinished run
+of the same configuration is already there: then that run is resumed, which is what makes a killed
+`kerascnn train ...` continue when the same command is run again.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import time
+
+__all__ = ["CONFIG_FILE", "fingerprint", "read_config", "write_config", "resolve_run_dir"]
+
+CONFIG_FILE = "config.json"
+DEFAULT_ROOT = "runs"
+# Config keys that do not change what a run computes, so they are left out of its fingerprint.
+_VOLATILE = ("run_dir", "fingerprint", "status", "started", "finished", "final_metrics",
+             "export_path", "message", "versions", "duration_s", "resumed_from_epoch")
+
+
+def fingerprint(config: dict) -> str:
+    """A short hash of the configuration keys that determine the run."""
+    stable = {k: v for k, v in config.items() if k not in _VOLATILE}
+    text = json.dumps(stable, sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def read_config(run_dir: str) -> dict | None:
+    """The run's `config.json`, or None when there is none (or it is unreadable)."""
+    try:
+        with open(os.path.join(run_dir, CONFIG_FILE)) as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def write_config(run_dir: str, config: dict) -> None:
+    """Writes `config.json` atomically."""
+    os.makedirs(run_dir, exist_ok=True)
+    path = os.path.join(run_dir, CONFIG_FILE)
+    with open(path + ".partial", "w") as handle:
+        json.dump(config, handle, indent=2, sort_keys=True, default=repr)
+    os.replace(path + ".partial", path)
+
+
+def _differences(old: dict, new: dict) -> list[str]:
+    keys = sorted(k for k in set(old) | set(new) if k not in _VOLATILE and old.get(k) != new.get(k))
+    return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys]
+
+
+def _check_existing(run_dir: str, config: dict) -> bool:
+    """True when `run_dir` holds an unfinished run of `config` to resume; raises on a conflict."""
+    old = read_config(run_dir)
+    if old is None:
+        return False
+    if old.get("status") != "running":
+        raise FileExistsError(
+            f"run_dir holds a {old.get('status', 'finished')} run; choose another directory or "
+            f"delete it. Received: run_dir={run_dir!r}"
+        )
+    if old.get("fingerprint") != fingerprint(config):
+        changed = "; ".join(_differences(old, config)[:3])
+        raise ValueError(
+            "run_dir holds an unfinished run with another configuration, which cannot be "
+            f"resumed ({changed}); choose another directory. Received: run_dir={run_dir!r}"
+        )
+    return True
+
+
+def resolve_run_dir(run_dir: str | None, model_name: str, config: dict) -> tuple[str, bool]:
+    """Returns `(run_dir, resume)` for a run of `config`.
+
+    Args:
+        run_dir: An explicit directory, or None for `runs/<model>-<timestamp>/` (or the newest
+            unfinished run there with the same configuration).
+        model_name: Used in the default directory's name.
+        config: The resolved configuration (its fingerprint decides whether a run resumes).
+
+    Raises:
+        FileExistsError: If `run_dir` holds a finished run.
+        ValueError: If `run_dir` holds an unfinished run of another configuration.
+    """
+    if run_dir is not None:
+        run_dir = os.fspath(run_dir)
+        return run_dir, _check_existing(run_dir, config)
+    wanted = fingerprint(config)
+    candidates = sorted(glob.glob(os.path.join(DEFAULT_ROOT, f"{model_name}-*")), reverse=True)
+    for candidate in candidates:
+        old = read_config(candidate)
+        if old and old.get("status") == "running" and old.get("fingerprint") == wanted:
+            return candidate, True
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = os.path.join(DEFAULT_ROOT, f"{model_name}-{stamp}")
+    suffix = 1
+    while os.path.exists(path):
+        suffix += 1
+        path = os.path.join(DEFAULT_ROOT, f"{model_name}-{stamp}-{suffix}")
+    return path, False
