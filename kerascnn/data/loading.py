@@ -137,11 +137,11 @@ def _prepare_fn(channels: int, size: tuple[int, int]):
     return prepare
 
 
-def _maybe_cache(dataset, cache, examples: int, size, channels: int):
+def _maybe_cache(dataset, cache, examples: int, size, channels: int, role: str):
     if cache is False or cache is None:
         return dataset
-    if isinstance(cache, (str, os.PathLike)):
-        return dataset.cache(os.fspath(cache))
+    if isinstance(cache, (str, os.PathLike)):  # One file set per split.
+        return dataset.cache(f"{os.fspath(cache)}_{role}")
     if examples * size[0] * size[1] * channels <= CACHE_BYTES:
         return dataset.cache()
     return dataset
@@ -198,7 +198,7 @@ def load(
         seed: Seed of the validation split, shuffling and augmentation.
         shuffle: Whether to reshuffle the training split every epoch.
         cache: True caches decoded images in memory when they fit, False never caches, a path
-            caches to files.
+            prefix caches to files (`PREFIX_train`, `PREFIX_validation`).
         num_classes: Number of classes when the labels do not show all of them.
         verbose: 1 shows progress bars for long preparation steps (scanning a folder), 0 not.
         download: For tensorflow-datasets names: download and prepare the data when it is
@@ -244,13 +244,14 @@ def load(
     if source.train is not None:
         train, stored = prepared(source.train, policy.train_resize_scale)
         policy = policy.fit(train, verbose=verbose)  # Before caching: a partial read is fine.
-        train = _maybe_cache(train, cache, source.train_examples, stored, channels)
+        train = _maybe_cache(train, cache, source.train_examples, stored, channels, "train")
         train = _training_pipeline(train, source.train_examples, policy, input_shape, stored,
                                    normalization, batch_size, seed, shuffle)
     validation = uncropped = None
     if source.validation is not None:
         base, stored = prepared(source.validation, policy.resize_scale)
-        base = _maybe_cache(base, cache, source.validation_examples, stored, channels)
+        base = _maybe_cache(base, cache, source.validation_examples, stored, channels,
+                            "validation")
 
         def finish(crop):
             def fn(image, label):
