@@ -1,6 +1,26 @@
-"""Transfer learning: fine-tuning by block groups, feature extraction, the notes' advisor, and
-growing a deeper network from a trained shallower one."""
+"""Transfer learning: fine-tuning by block groups, per-group learning rates, feature extraction,
+the notes' advisor, and growing a deeper network from a trained shallower one."""
 
+from kerascnn.transfer.advisor import Plan, advise
+from kerascnn.transfer.finetune import fine_tune
+from kerascnn.transfer.freezing import (
+    backbone_groups,
+    features,
+    freeze,
+    replace_head,
+    trainable_groups_for,
+)
 from kerascnn.transfer.optimizers import GroupLearningRates, layerwise_decay
 
-__all__ = ["GroupLearningRates", "layerwise_decay"]
+__all__ = [
+    "fine_tune",
+    "features",
+    "advise",
+    "Plan",
+    "freeze",
+    "replace_head",
+    "backbone_groups",
+    "trainable_groups_for",
+    "GroupLearningRates",
+    "layerwise_decay",
+]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import time
 
 __all__ = ["add_commands"]
 
@@ -38,6 +39,74 @@ def _run_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _freeze_until(text: str):
+    return int(text) if text.isdigit() else text
+
+
+def _starting_point(source: str):
+    """A `.keras` file or export/run directory is loaded; anything else is a model name."""
+    if os.path.exists(source):
+        from kerascnn.saving import load_source
+
+        return load_source(source)[0]
+    return source
+
+
+def _run_finetune(args: argparse.Namespace) -> int:
+    from kerascnn.transfer.finetune import fine_tune
+
+    build_kwargs = {"input_shape": args.input_shape} if args.input_shape else None
+    if args.run_dir is None:
+        stem = os.path.splitext(os.path.basename(os.path.normpath(args.model)))[0]
+        args.run_dir = os.path.join("runs", f"finetune-{stem}-{time.strftime('%Y%m%d-%H%M%S')}")
+    model = fine_tune(
+        _starting_point(args.model), args.data, weights=args.weights,
+        freeze_until=_freeze_until(args.freeze_until), head_epochs=args.head_epochs,
+        epochs=args.epochs, learning_rate=args.learning_rate, optimizer=args.optimizer,
+        head_factor=args.head_factor, batch_size=args.batch_size,
+        validation_split=args.validation_split, augmentation=args.augmentation,
+        run_dir=args.run_dir, verbose=args.verbose, build_kwargs=build_kwargs,
+    )
+    if args.export:
+        from kerascnn.saving import export, load_source
+
+        _, info = load_source(args.run_dir)
+        print(export(model, args.export, class_names=info.get("class_names"),
+                     normalization=info.get("normalization", "unit")))
+    print(args.run_dir)
+    return 0
+
+
+def _finetune_command(commands) -> None:
+    from kerascnn.cli import parse_shape
+
+    tuning = commands.add_parser(
+        "finetune", help="adapt a trained model to new classes: new head, then the later groups"
+    )
+    tuning.add_argument("model", metavar="MODEL",
+                        help="a .keras file, a run or export directory, or a model name (+ --weights)")
+    tuning.add_argument("--data", required=True, help="image folder, 'digits', or a tfds name")
+    tuning.add_argument("--weights", help="with a model name: weight source or file")
+    tuning.add_argument("--input-shape", type=parse_shape, help="H,W,C for a model name")
+    tuning.add_argument("--freeze-until", default="1",
+                        help="group name (it and later groups train) or number of groups from the "
+                        "top that train after the head (default 1; 0 = linear classifier)")
+    tuning.add_argument("--head-epochs", type=int, default=5, help="phase 1 epochs (default 5)")
+    tuning.add_argument("--epochs", type=int, default=5, help="phase 2 epochs (default 5)")
+    tuning.add_argument("--learning-rate", type=float, default=0.01, help="base rate (default 0.01)")
+    tuning.add_argument("--head-factor", type=float, default=0.1,
+                        help="phase 2 head rate as a factor of the base rate (default 0.1)")
+    tuning.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
+    tuning.add_argument("--batch-size", type=int, default=32)
+    tuning.add_argument("--validation-split", type=float, default=0.1)
+    tuning.add_argument("--augmentation", help="a kerascnn.data policy name (default none)")
+    tuning.add_argument("--run-dir", help="where model.keras, config.json and history.json go "
+                        "(default: runs/finetune-<model>-<time>)")
+    tuning.add_argument("--export", help="also export for serving to this directory")
+    tuning.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
+    tuning.set_defaults(run=_run_finetune)
+
+
 def _export_commands(commands) -> None:
     exporting = commands.add_parser(
         "export", help="export a model as a versioned SavedModel (+ .keras) for serving"
@@ -62,4 +131,5 @@ def _export_commands(commands) -> None:
 
 def add_commands(commands) -> None:
     """Adds this module's sub-commands to the `kerascnn` parser's sub-parsers."""
+    _finetune_command(commands)
     _export_commands(commands)

@@ -1,0 +1,203 @@
+"""Fine-tuning in two phases, as the CS5242 notes' transfer-learning recipe has it.
+
+1. Reinitialize the classifier for the new classes and train it alone, everything else frozen, at
+   the base learning rate.
+2. Unfreeze the later block groups and train them together with the head at a tenth of the base
+   rate ("Lower learning rate when finetuning; 1/10 of original LR is good starting point"), the
+   early groups staying frozen.
+
+Freezing is by block group; frozen batch-norm layers run in inference mode, so their statistics
+and every frozen weight leave training bit-identical. Phase 2's rates live in one optimizer
+(`GroupLearningRates`), so the head may keep the base rate or the groups may follow a layer-wise
+decay, and the whole thing saves with the model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import keras
+
+from kerascnn import validation
+from kerascnn.transfer.freezing import freeze, replace_head, trainable_groups_for
+from kerascnn.transfer.optimizers import GroupLearningRates, layerwise_decay
+
+__all__ = ["fine_tune", "prepare_data"]
+
+OPTIMIZERS = ("sgd", "adam")
+
+
+def _base_optimizer(name: str, learning_rate: float, momentum: float):
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate, momentum=momentum)
+    return keras.optimizers.Adam(learning_rate)
+
+
+def prepare_data(data, input_shape, *, batch_size=32, normalization="unit", augmentation=None,
+                 validation_split=0.1, seed=0, verbose=0):
+    """`data` as a `kerascnn.data.DataBundle` (returned as is when it already is one)."""
+    from kerascnn import data as data_lib
+
+    if isinstance(data, data_lib.DataBundle):
+        return data
+    return data_lib.load(data, input_shape=tuple(input_shape), batch_size=batch_size,
+                         normalization=normalization, augmentation=augmentation,
+                         validation_split=validation_split, seed=seed, verbose=verbose)
+
+
+def _starting_model(model_or_name, weights, build_kwargs) -> keras.Model:
+    if isinstance(model_or_name, str):
+        from kerascnn.registry import build
+
+        return build(model_or_name, weights=weights, **(build_kwargs or {}))
+    if not isinstance(model_or_name, keras.Model):
+        raise ValueError(
+            "model_or_name must be a keras.Model or a registered model name. "
+            f"Received: model_or_name={model_or_name!r}"
+        )
+    if weights is not None:
+        raise ValueError(
+            "weights applies to a model built by name; load them into a given model yourself. "
+            f"Received: weights={weights!r}"
+        )
+    # Work on a copy: the caller's model keeps its weights and trainable flags.
+    copy = keras.models.clone_model(model_or_name)
+    copy.set_weights(model_or_name.get_weights())
+    return copy
+
+
+def _fit(model, optimizer, bundle, epochs, callbacks, verbose):
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    history = model.fit(bundle.train, validation_data=bundle.validation, epochs=epochs,
+                        callbacks=list(callbacks), verbose=verbose)
+    return history.history
+
+
+def _check_rate(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ValueError(f"{name} must be a positive number. Received: {name}={value!r}")
+    return float(value)
+
+
+def fine_tune(
+    model_or_name,
+    data,
+    *,
+    freeze_until=1,
+    weights=None,
+    head_epochs: int = 5,
+    epochs: int = 5,
+    learning_rate: float = 0.01,
+    optimizer: str = "sgd",
+    momentum: float = 0.9,
+    head_factor: float = 0.1,
+    block_factor: float = 0.1,
+    layer_decay: float | None = None,
+    batch_size: int = 32,
+    normalization: str = "unit",
+    augmentation=None,
+    validation_split: float = 0.1,
+    run_dir: str | None = None,
+    callbacks=(),
+    seed: int = 0,
+    verbose: int = 1,
+    build_kwargs: dict | None = None,
+) -> keras.Model:
+    """Adapts a trained network to new classes: new head first, then the later groups.
+
+    CS5242 lecture notes, transfer learning (after cs231n; Yosinski et al., "How transferable are
+    features in deep neural networks?", NIPS 2014).
+
+    Args:
+        model_or_name: A trained `keras.Model` (left unchanged: a copy is fine-tuned) or a registered
+            model name (built with `weights` and `build_kwargs`).
+        data: Anything `kerascnn.data.load` takes (an image folder, "digits", `(x, y)` arrays, a
+            tfds name, a `tf.data.Dataset`) or a ready `kerascnn.data.DataBundle`.
+        freeze_until: What trains in phase 2: a block group name (`"conv4"`: it and the later
+            groups train, the earlier ones stay frozen) or a count of groups from the top (0: only
+            the head, a linear classifier on the top features). Default 1.
+        weights: With a model name: the weight source or file to start from.
+        head_epochs: Phase 1 epochs (new head alone; default 5).
+        epochs: Phase 2 epochs (default 5; 0 skips it).
+        learning_rate: The base learning rate of phase 1 (default 0.01).
+        optimizer: "sgd" (momentum `momentum`, default) or "adam".
+        momentum: SGD momentum (default 0.9).
+        head_factor: Phase 2 rate of the head, times `learning_rate` (default 0.1: the notes'
+            tenth; 1.0 keeps the head at the base rate).
+        block_factor: Phase 2 rate of the unfrozen groups, times `learning_rate` (default 0.1).
+        layer_decay: Instead of `block_factor`, a layer-wise decay: the top unfrozen group trains
+            at `head_factor * layer_decay`, the one below at `head_factor * layer_decay**2` ...
+        batch_size, normalization, augmentation, validation_split, seed: For `kerascnn.data.load`.
+        run_dir: If given, writes `model.keras`, `config.json` (class names, normalization, the
+            plan) and `history.json` there.
+        callbacks: Extra Keras callbacks for both phases.
+        verbose: Keras verbosity (default 1: progress bars).
+        build_kwargs: Extra `kerascnn.build` arguments for a model given by name.
+
+    Returns:
+        The fine-tuned `keras.Model` (compiled, with `GroupLearningRates` after phase 2).
+
+    Raises:
+        ValueError: For invalid arguments (an unknown group lists the model's groups).
+        FileExistsError: If `run_dir` already holds a fine-tuned model.
+    """
+    validation.check_positive_int(head_epochs, "head_epochs", minimum=0)
+    validation.check_positive_int(epochs, "epochs", minimum=0)
+    validation.check_choice(optimizer, "optimizer", OPTIMIZERS)
+    learning_rate = _check_rate(learning_rate, "learning_rate")
+    head_factor = _check_rate(head_factor, "head_factor")
+    block_factor = _check_rate(block_factor, "block_factor")
+    if layer_decay is not None:
+        _check_rate(layer_decay, "layer_decay")
+    if run_dir is not None and os.path.exists(os.path.join(run_dir, "model.keras")):
+        raise FileExistsError(
+            f"run_dir already holds a fine-tuned model; choose another directory. "
+            f"Received: run_dir={run_dir!r}"
+        )
+    model = _starting_model(model_or_name, weights, build_kwargs)
+    trainable = trainable_groups_for(model, freeze_until)  # Fail on a bad group before any work.
+    bundle = prepare_data(data, model.inputs[0].shape[1:], batch_size=batch_size,
+                          normalization=normalization, augmentation=augmentation,
+                          validation_split=validation_split, seed=seed)
+    keras.utils.set_random_seed(seed)
+    model = replace_head(model, bundle.num_classes)
+    histories = {}
+    if head_epochs:
+        frozen = freeze(model, [])
+        histories["head"] = _fit(model, _base_optimizer(optimizer, learning_rate, momentum),
+                                 bundle, head_epochs, callbacks, verbose)
+    if epochs and trainable:
+        frozen = freeze(model, trainable)
+        if layer_decay is not None:
+            decay = layerwise_decay(model, layer_decay, head=head_factor)
+            multipliers = {g: decay[g] for g in (*trainable, "head")}
+        else:
+            multipliers = {"head": head_factor, **{g: block_factor for g in trainable}}
+        grouped = GroupLearningRates(_base_optimizer(optimizer, learning_rate, momentum),
+                                     multipliers, default_multiplier=0.0)
+        histories["fine_tune"] = _fit(model, grouped, bundle, epochs, callbacks, verbose)
+    else:
+        frozen = freeze(model, [])
+    if run_dir is not None:
+        _write_run(run_dir, model, bundle, histories, {
+            "task": "fine_tune", "freeze_until": freeze_until, "trainable_groups": trainable,
+            "frozen_groups": frozen, "learning_rate": learning_rate, "optimizer": optimizer,
+            "head_epochs": head_epochs, "epochs": epochs, "head_factor": head_factor,
+            "block_factor": block_factor, "layer_decay": layer_decay,
+        })
+    return model
+
+
+def _write_run(run_dir, model, bundle, histories, config) -> None:
+    os.makedirs(run_dir, exist_ok=True)
+    model.save(os.path.join(run_dir, "model.keras"))
+    config = {**config, "model": model.name, "class_names": list(bundle.class_names),
+              "normalization": bundle.normalization,
+              "input_shape": list(model.inputs[0].shape[1:])}
+    with open(os.path.join(run_dir, "config.json"), "w") as f:
+        json.dump(config, f, indent=2, default=repr)
+    with open(os.path.join(run_dir, "history.json"), "w") as f:
+        json.dump({phase: {k: [float(v) for v in vs] for k, vs in h.items()}
+                   for phase, h in histories.items()}, f, indent=2)
