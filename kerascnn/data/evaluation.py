@@ -42,7 +42,10 @@ def ten_crops(images: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
 
 
 def _outputs_probabilities(model) -> bool:
-    layer = model.layers[-1]
+    try:  # kerascnn's classifiers (and keras.applications') name their output "predictions".
+        layer = model.get_layer("predictions")
+    except ValueError:
+        layer = model.layers[-1]
     if isinstance(layer, keras.layers.Softmax):
         return True
     activation = getattr(layer, "activation", None)
@@ -78,7 +81,8 @@ def evaluate_crops(
     ten crops the image and its flip, five times each.
 
     Args:
-        model: A Keras classifier on batches of images.
+        model: A Keras classifier on batches of images (with several outputs, the one named
+            "predictions" or else the first is scored).
         data: A `DataBundle` (its `validation_uncropped` split is used) or a `tf.data.Dataset`
             of batches `(images, labels)` with integer labels, normalized as the model expects.
         crops: "center" (default) or "ten".
@@ -111,17 +115,23 @@ def evaluate_crops(
         )
     probabilities = not from_logits if from_logits is not None else _outputs_probabilities(model)
 
+    def run(images):
+        outputs = model(images, training=False)
+        if isinstance(outputs, dict):  # Auxiliary classifiers (GoogLeNet): the main output.
+            outputs = outputs.get("predictions", next(iter(outputs.values())))
+        elif isinstance(outputs, (list, tuple)):
+            outputs = outputs[0]
+        outputs = tf.cast(outputs, tf.float32)
+        return outputs if probabilities else tf.nn.softmax(outputs)
+
     @tf.function(reduce_retracing=True)
     def predict(images):
         if crops == "ten":
             batch = tf.shape(images)[0]
             views = ten_crops(images, size)
             flat = tf.reshape(views, tf.concat([[-1], tf.shape(views)[2:]], axis=0))
-            outputs = tf.cast(model(flat, training=False), tf.float32)
-            outputs = outputs if probabilities else tf.nn.softmax(outputs)
-            return tf.reduce_mean(tf.reshape(outputs, [10, batch, -1]), axis=0)
-        outputs = tf.cast(model(center_crop(images, size), training=False), tf.float32)
-        return outputs if probabilities else tf.nn.softmax(outputs)
+            return tf.reduce_mean(tf.reshape(run(flat), [10, batch, -1]), axis=0)
+        return run(center_crop(images, size))
 
     steps = int(dataset.cardinality())
     bar = keras.utils.Progbar(steps if steps > 0 else None) if verbose else None
