@@ -10,7 +10,6 @@ keep the size the augmentation policy stores (256x256 for AlexNet's 224 crops).
 from __future__ import annotations
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from kerascnn.data.transforms import center_crop
