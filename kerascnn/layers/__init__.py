@@ -5,6 +5,9 @@ from kerascnn.layers.channel_shuffle import ChannelShuffle, ChannelSplit
 from kerascnn.layers.lenet import EuclideanRBF, PartialConv2D, ScaledTanh, Subsampling
 from kerascnn.layers.normalization import LocalResponseNormalization
 from kerascnn.layers.scaling import ScaledResidual
+from kerascnn.layers.shortcut import ZeroPaddedIdentity
+from kerascnn.layers.stochastic_depth import StochasticDepth
 
 __all__ = ["EuclideanRBF", "PartialConv2D", "ScaledTanh", "Subsampling",
-           "LocalResponseNormalization", "ScaledResidual", "ChannelShuffle", "ChannelSplit"]
+           "LocalResponseNormalization", "ScaledResidual", "ChannelShuffle", "ChannelSplit",
+           "StochasticDepth", "ZeroPaddedIdentity"]
