@@ -10,6 +10,7 @@ from kerascnn.transfer.freezing import (
     replace_head,
     trainable_groups_for,
 )
+from kerascnn.transfer.growing import GrowReport, grow
 from kerascnn.transfer.optimizers import GroupLearningRates, layerwise_decay
 
 __all__ = [
@@ -17,6 +18,8 @@ __all__ = [
     "features",
     "advise",
     "Plan",
+    "grow",
+    "GrowReport",
     "freeze",
     "replace_head",
     "backbone_groups",

@@ -107,6 +107,32 @@ def _finetune_command(commands) -> None:
     tuning.set_defaults(run=_run_finetune)
 
 
+def _run_grow(args: argparse.Namespace) -> int:
+    from kerascnn.saving import load_source
+    from kerascnn.transfer.growing import grow
+
+    if os.path.exists(args.out):
+        raise FileExistsError(f"Refusing to overwrite {args.out}. Received: --out {args.out}")
+    trained = load_source(args.trained)[0]
+    layers = args.layers.split(",") if args.layers else None
+    model = grow(trained, args.target, layers=layers, verbose=1)
+    model.save(args.out)
+    print(args.out)
+    return 0
+
+
+def _grow_command(commands) -> None:
+    growing = commands.add_parser(
+        "grow", help="initialize a deeper network from a trained shallower one (VGG A -> D)"
+    )
+    growing.add_argument("trained", metavar="TRAINED", help="a .keras file or run directory")
+    growing.add_argument("target", metavar="TARGET", help="registered model name, e.g. vgg16")
+    growing.add_argument("--out", required=True, help="where to write the grown .keras model")
+    growing.add_argument("--layers", help="comma-separated names or patterns that may be copied "
+                         "(default: every layer whose name and shapes match)")
+    growing.set_defaults(run=_run_grow)
+
+
 def _export_commands(commands) -> None:
     exporting = commands.add_parser(
         "export", help="export a model as a versioned SavedModel (+ .keras) for serving"
@@ -132,4 +158,5 @@ def _export_commands(commands) -> None:
 def add_commands(commands) -> None:
     """Adds this module's sub-commands to the `kerascnn` parser's sub-parsers."""
     _finetune_command(commands)
+    _grow_command(commands)
     _export_commands(commands)
