@@ -155,7 +155,8 @@ def test_alexnet_policy_in_the_pipeline():
     images, _ = next(iter(bundle.train))
     assert images.shape == (16, 56, 56, 3) and 0 <= images.numpy().min()
     assert images.numpy().max() <= 1.0
-    # Stored at 256/224 of the input (64 for 56), validation is its center crop.
+    # Krizhevsky et al. 2012: 224 crops of 256x256 images, so images are stored at 256/224 of
+    # the input (64 for 56) and validation is their center crop.
     uncropped, _ = next(iter(bundle.validation_uncropped))
     validation, _ = next(iter(bundle.validation))
     assert uncropped.shape[1:3] == (64, 64)
