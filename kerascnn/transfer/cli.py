@@ -133,6 +133,47 @@ def _grow_command(commands) -> None:
     growing.set_defaults(run=_run_grow)
 
 
+def _run_tune(args: argparse.Namespace) -> int:
+    import json
+
+    from kerascnn.tuning import tune
+
+    try:
+        space = json.loads(args.search_space) if args.search_space else None
+    except ValueError:
+        raise ValueError(
+            f"--search-space must be a JSON object. Received: {args.search_space!r}"
+        ) from None
+    result = tune(args.name, args.data, tuner=args.tuner, max_trials=args.max_trials,
+                  epochs=args.epochs, objective=args.objective, search_space=space,
+                  input_shape=args.input_shape, run_dir=args.run_dir,
+                  batch_size=args.batch_size, seed=args.seed, verbose=args.verbose)
+    print(json.dumps(result.hyperparameters))
+    print(os.path.join(result.run_dir, "best.keras"))
+    return 0
+
+
+def _tune_command(commands) -> None:
+    from kerascnn.cli import parse_shape
+
+    searching = commands.add_parser("tune", help="search a family's knobs with keras-tuner")
+    searching.add_argument("name", metavar="NAME", help="registered model name (its family's knobs)")
+    searching.add_argument("--data", required=True, help="image folder, 'digits', or a tfds name")
+    searching.add_argument("--tuner", choices=["random", "hyperband", "bayesian"], default="random")
+    searching.add_argument("--max-trials", type=int, default=10)
+    searching.add_argument("--epochs", type=int, default=5, help="per trial (Hyperband's maximum)")
+    searching.add_argument("--objective", default="val_accuracy")
+    searching.add_argument("--search-space", help='JSON overrides, e.g. \'{"depth": [20, 32], '
+                           '"learning_rate": {"min": 0.01, "max": 0.1}, "dropout_rate": 0}\'')
+    searching.add_argument("--input-shape", type=parse_shape, help="H,W,C")
+    searching.add_argument("--batch-size", type=int)
+    searching.add_argument("--run-dir", help="search directory (default: runs/tune-NAME-TIME, or "
+                           "the unfinished search of the same configuration, resumed)")
+    searching.add_argument("--seed", type=int, default=0)
+    searching.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
+    searching.set_defaults(run=_run_tune)
+
+
 def _export_commands(commands) -> None:
     exporting = commands.add_parser(
         "export", help="export a model as a versioned SavedModel (+ .keras) for serving"
@@ -159,4 +200,5 @@ def add_commands(commands) -> None:
     """Adds this module's sub-commands to the `kerascnn` parser's sub-parsers."""
     _finetune_command(commands)
     _grow_command(commands)
+    _tune_command(commands)
     _export_commands(commands)
