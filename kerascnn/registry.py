@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import fnmatch
+import os
 from typing import Any, Callable
 
 from kerascnn import validation
@@ -123,10 +124,21 @@ def get_entry(name: str) -> ModelEntry:
     lowered = name.lower().replace("-", "_")
     if lowered in _REGISTRY:
         return _REGISTRY[lowered]
-    close = difflib.get_close_matches(lowered, list(_REGISTRY), n=5, cutoff=0.5)
-    close += [n for n in sorted(_REGISTRY) if n.startswith(lowered) and n not in close][:5]
+    close = _closest_names(lowered)
     hint = f" Did you mean: {', '.join(close)}?" if close else " See kerascnn.list_models()."
     raise ValueError(f"Unknown model name. Received: name={name!r}.{hint}")
+
+
+def _closest_names(name: str, count: int = 5) -> list[str]:
+    """Registered names most like `name`: those sharing the longest prefix first, then by similarity."""
+    candidates = set(difflib.get_close_matches(name, list(_REGISTRY), n=2 * count, cutoff=0.5))
+    candidates |= {n for n in _REGISTRY if n.startswith(name)}
+
+    def rank(candidate: str) -> tuple:
+        shared = len(os.path.commonprefix([name, candidate]))
+        return (-shared, -difflib.SequenceMatcher(None, name, candidate).ratio(), candidate)
+
+    return sorted(candidates, key=rank)[:count]
 
 
 def _family_kwargs(kwargs: dict) -> dict:
