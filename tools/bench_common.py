@@ -1,0 +1,162 @@
+"""Shared pieces of the benchmarks in tools/: threads, synthetic batches, timed training steps,
+medians of alternating runs, the printed table and the JSON file.
+
+Every benchmark times steps on synthetic data after warm-up steps (tracing and graph optimisation
+happen there), repeats each measurement `repeats` times alternating between the contenders, and
+reports the median. Absolute numbers on a shared machine are noisy; the ratios taken side by side
+in one process are what the benchmarks are for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from typing import Callable
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# PyTorch's OpenMP threads spin at every barrier by default; on a machine with more runnable
+# threads than cores (shared, or TensorFlow's pool beside it) a descheduled spinner stalls every
+# operator, and PyTorch ran 8-10x slower here than with passive waiting. Set it before torch loads.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+# The repository root, so the scripts run from a checkout without installing it.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def parser(description: str, *, size: int, batch: int, steps: int) -> argparse.ArgumentParser:
+    """The arguments every benchmark shares; `--quick` shrinks them to a smoke run."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--quick", action="store_true", help="smallest sizes: a smoke run")
+    p.add_argument("--threads", type=int, default=os.cpu_count(), help="CPU threads per framework")
+    p.add_argument("--size", type=int, default=size, help="image height and width")
+    p.add_argument("--batch", type=int, default=batch, help="batch size")
+    p.add_argument("--steps", type=int, default=steps, help="timed steps per measurement")
+    p.add_argument("--warmup", type=int, default=2, help="untimed steps before timing")
+    p.add_argument("--repeats", type=int, default=3, help="alternating measurements (median)")
+    p.add_argument("--json", help="write the results to this JSON file")
+    return p
+
+
+def configure_threads(threads: int) -> None:
+    """Pins TensorFlow (and PyTorch, when present) to `threads` intra-op threads.
+
+    Must run before TensorFlow executes its first op.
+    """
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(threads)
+
+
+def machine() -> dict:
+    """What the numbers were measured on."""
+    import keras
+    import tensorflow as tf
+
+    info = {"platform": platform.platform(), "processor": platform.processor(),
+            "cpu_count": os.cpu_count(), "python": platform.python_version(),
+            "tensorflow": tf.__version__, "keras": keras.__version__,
+            "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "(default)"),
+            "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"),
+            "load_average": os.getloadavg()}
+    try:
+        with open("/proc/cpuinfo") as handle:
+            flags = next((line for line in handle if line.startswith("flags")), "")
+        info["avx512"] = "avx512f" in flags
+        info["avx2"] = "avx2" in flags
+    except OSError:
+        pass
+    return info
+
+
+def synthetic_batch(batch: int, shape: tuple, num_classes: int, seed: int = 0):
+    """Normal images and uniform integer labels, as numpy arrays."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, *shape), dtype=np.float32)
+    y = rng.integers(0, num_classes, size=(batch,)).astype("int32")
+    return x, y
+
+
+def keras_step(model, x, y, *, jit_compile=False, steps_per_execution: int = 1,
+               learning_rate: float = 0.01) -> Callable[[], None]:
+    """Compiles `model` with SGD (momentum 0.9) on logits and returns one timed training step.
+
+    The step runs Keras's own compiled train function (what `fit` runs), on tensors already on
+    the device, so the timing holds no input conversion.
+    """
+    import keras
+    import tensorflow as tf
+
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate, momentum=0.9),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  jit_compile=jit_compile, steps_per_execution=steps_per_execution)
+    x, y = tf.constant(x), tf.constant(y)
+    if steps_per_execution == 1:
+        def step():
+            model.train_on_batch(x, y)
+        return step
+    dataset = tf.data.Dataset.from_tensors((x, y)).repeat()
+    iterator = iter(dataset)
+    model.make_train_function()
+
+    def step():  # One call runs `steps_per_execution` steps.
+        model.train_function(iterator)
+    return step
+
+
+def time_steps(step: Callable[[], None], steps: int, sync: Callable[[], None] | None = None) -> float:
+    """Seconds per call of `step`, over `steps` calls."""
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    if sync is not None:
+        sync()
+    return (time.perf_counter() - start) / steps
+
+
+def alternate(contenders: dict[str, Callable[[], float]], repeats: int) -> dict[str, float]:
+    """Runs each measurement `repeats` times, round-robin, and returns each one's median."""
+    samples = {name: [] for name in contenders}
+    for _ in range(repeats):
+        for name, measure in contenders.items():
+            samples[name].append(measure())
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def print_table(title: str, header: tuple, rows: list[tuple]) -> None:
+    """A fixed-width table; numbers are formatted by the caller."""
+    cells = [tuple(str(c) for c in header)] + [tuple(str(c) for c in row) for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    print(f"\n{title}")
+    for index, row in enumerate(cells):
+        print("  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in
+                        enumerate(zip(row, widths))))
+        if index == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def write_json(path: str | None, benchmark: str, args: argparse.Namespace, results) -> None:
+    if not path:
+        return
+    payload = {"benchmark": benchmark, "arguments": vars(args), "machine": machine(),
+               "results": results}
+    with open(path, "w") as handle:
+        json.dump(payload, handle, indent=2, default=str)
+    print(f"\nwrote {path}")
+
+
+def verdict(value: float, target: float) -> str:
+    return "met" if value >= target else f"missed by {100 * (1 - value / target):.0f}%"
