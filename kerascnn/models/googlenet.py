@@ -122,4 +122,4 @@ def inference_model(model: keras.Model) -> keras.Model:
     The auxiliary classifiers only help training; inference uses the main classifier alone.
     """
     outputs = model.outputs
-    return keras.Model(model.inputs, outputs[0], name=model.name) if len(outputs) > 1 else model
+    return keras.Model(model.input, outputs[0], name=model.name) if len(outputs) > 1 else model
