@@ -195,7 +195,7 @@ def _shard_by_data(dataset):
 def train(model_or_name, data, *, recipe=None, epochs=None, batch_size=None, learning_rate=None,
           run_dir=None, export=None, strategy="auto", cpu_replicas=None, mixed_precision=False,
           jit_compile="auto", validation_split=0.1, seed=0, verbose="auto", augmentation="recipe",
-          split=None, data_dir=None, **build_kwargs) -> TrainResult:
+          split=None, data_dir=None, callbacks=None, **build_kwargs) -> TrainResult:
     """Trains a model the way its paper did, writing a resumable run directory.
 
     Args:
@@ -222,6 +222,7 @@ def train(model_or_name, data, *, recipe=None, epochs=None, batch_size=None, lea
         augmentation: "recipe" (default), None, or a `kerascnn.data` policy name or op list.
         split: tensorflow-datasets split syntax (see `kerascnn.data.load`).
         data_dir: tensorflow-datasets data directory.
+        callbacks: Extra Keras callbacks, run after kerascnn's own.
         **build_kwargs: Passed to `kerascnn.build` (input_shape, family options ...).
 
     Returns:
@@ -251,28 +252,21 @@ def train(model_or_name, data, *, recipe=None, epochs=None, batch_size=None, lea
     data_options = {"validation_split": validation_split, "seed": seed,
                     "normalization": normalization, "split": split, "data_dir": data_dir,
                     "num_classes": build_kwargs.get("num_classes")}
-
-    from kerascnn.data import load
-
-    keras.utils.set_random_seed(seed)
-    quiet = verbose == 0
-    bundle = load(data, input_shape=input_shape, batch_size=global_batch,
-                  augmentation=augmentation, verbose=0 if quiet else 1, **data_options)
     config = {
         "model": name, "family": family, "build_kwargs": build_kwargs,
         "data": _data_spec(data, data_options), "input_shape": list(input_shape),
-        "class_names": bundle.class_names, "num_classes": bundle.num_classes,
         "normalization": normalization, "augmentation": augmentation,
         "recipe": recipe.to_dict(), "epochs": epochs, "batch_size": global_batch,
         "learning_rate": rate, "seed": seed, "mixed_precision": policy,
-        "strategy": describe(strategy),
-        "train_examples": bundle.train_examples, "validation_examples": bundle.validation_examples,
+        "strategy": describe(strategy), "jit_compile": jit_compile,
     }
+    config["fingerprint"] = rundir.fingerprint(config)
     cluster = multiworker.cluster_from_environment() if multiworker.is_multi_worker(strategy) \
         else None
     if cluster and run_dir is None:
         raise ValueError("A multi-worker run needs run_dir, the same on every worker. "
                          "Received: run_dir=None")
+    # Before the data loads, so that a conflicting run directory fails at once.
     run_dir, resume = rundir.resolve_run_dir(run_dir, name, config)
     write_dir = run_dir
     if cluster and not multiworker.is_chief(cluster):
@@ -280,6 +274,12 @@ def train(model_or_name, data, *, recipe=None, epochs=None, batch_size=None, lea
         resume = rundir.resolve_run_dir(write_dir, name, config)[1]
     earlier = rundir.read_config(write_dir) if resume else None
 
+    from kerascnn.data import load
+
+    keras.utils.set_random_seed(seed)
+    quiet = verbose == 0
+    bundle = load(data, input_shape=input_shape, batch_size=global_batch,
+                  augmentation=augmentation, verbose=0 if quiet else 1, **data_options)
     model = _build_model(model_or_name, name, bundle, input_shape, build_kwargs, policy, strategy)
     jit = resolve_jit_compile(jit_compile, model, strategy)
     steps_per_epoch = max(1, math.ceil(bundle.train_examples / global_batch))
@@ -287,10 +287,13 @@ def train(model_or_name, data, *, recipe=None, epochs=None, batch_size=None, lea
     with strategy.scope():
         optim.apply_weight_decay(model, recipe.weight_decay)
         outputs = _compile(model, recipe, schedule, bundle.num_classes, jit)
-    config.update(jit_compile=jit, fingerprint=rundir.fingerprint(config), status="running",
-                  run_dir=os.path.abspath(run_dir),
-                  started=(earlier or {}).get("started") or time.strftime("%Y-%m-%dT%H:%M:%S"),
-                  versions={"keras": keras.__version__, "tensorflow": tf.__version__})
+    config.update(
+        class_names=bundle.class_names, num_classes=bundle.num_classes,
+        train_examples=bundle.train_examples, validation_examples=bundle.validation_examples,
+        xla=jit, status="running", run_dir=os.path.abspath(run_dir),
+        started=(earlier or {}).get("started") or time.strftime("%Y-%m-%dT%H:%M:%S"),
+        versions={"keras": keras.__version__, "tensorflow": tf.__version__},
+    )
 
     backup_dir = os.path.join(write_dir, "backup")
     history_path = os.path.join(write_dir, "history.csv")
@@ -326,11 +329,13 @@ def train(model_or_name, data, *, recipe=None, epochs=None, batch_size=None, lea
         run_callbacks.AtomicCheckpoint(last_path, guard),
         keras.callbacks.TensorBoard(os.path.join(write_dir, "logs"), write_graph=False,
                                     profile_batch=0),
+        *(callbacks or []),
     ]
     train_data = _shard_by_data(_for_outputs(bundle.train, outputs))
     validation_data = _shard_by_data(_for_outputs(bundle.validation, outputs))
+    # The pipeline shuffles; Keras's own shuffle does not apply to datasets.
     history = model.fit(train_data, validation_data=validation_data, epochs=epochs,
-                        callbacks=callback_list, verbose=verbose)
+                        callbacks=callback_list, verbose=verbose, shuffle=False)
 
     if guard.diverged and os.path.exists(last_path):
         model.set_weights(keras.saving.load_model(last_path, compile=False).get_weights())

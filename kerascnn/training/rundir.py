@@ -24,7 +24,9 @@ CONFIG_FILE = "config.json"
 DEFAULT_ROOT = "runs"
 # Config keys that do not change what a run computes, so they are left out of its fingerprint.
 _VOLATILE = ("run_dir", "fingerprint", "status", "started", "finished", "final_metrics",
-             "export_path", "message", "versions", "duration_s", "resumed_from_epoch")
+             "export_path", "message", "versions", "duration_s", "resumed_from_epoch",
+             # Derived from the data and the machine once the run starts:
+             "class_names", "num_classes", "train_examples", "validation_examples", "xla")
 
 
 def fingerprint(config: dict) -> str:

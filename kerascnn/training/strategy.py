@@ -134,12 +134,14 @@ def resolve_strategy(strategy="auto", cpu_replicas: int | None = None):
 
 def describe(strategy) -> dict:
     """The strategy's class, replica count and worker count, for the run's config."""
-    workers = 1
+    workers, kind = 1, type(strategy).__name__
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        kind = "MultiWorkerMirroredStrategy"  # Its class is CollectiveAllReduceStrategy.
     if multiworker.is_multi_worker(strategy):
         config = multiworker.cluster_from_environment() or {}
         workers = sum(len(tasks) for tasks in config.get("cluster", {}).values())
     return {
-        "kind": type(strategy).__name__,
+        "kind": kind,
         "replicas": int(strategy.num_replicas_in_sync),
         "workers": workers,
     }

@@ -1,0 +1,137 @@
+"""kerascnn.train / kerascnn.evaluate end to end on scikit-learn's digits, at small sizes."""
+
+import dataclasses
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+import kerascnn
+from kerascnn.cli import main
+from kerascnn.training import fit
+from kerascnn.training.recipes import RECIPES
+
+SMALL = dict(input_shape=(16, 16, 1), epochs=2, batch_size=64, verbose=0, augmentation=None)
+
+
+def test_train_writes_the_run_directory_and_evaluate_agrees(tmp_path):
+    run_dir = str(tmp_path / "run")
+    result = kerascnn.train("lenet5", "digits", run_dir=run_dir, **SMALL)
+    for name in ("config.json", "history.csv", "best.keras", "last.keras"):
+        assert os.path.isfile(os.path.join(run_dir, name)), name
+    assert os.listdir(os.path.join(run_dir, "logs"))  # TensorBoard event files.
+    assert not os.path.exists(os.path.join(run_dir, "backup"))  # Removed once the run finished.
+    with open(os.path.join(run_dir, "config.json")) as handle:
+        config = json.load(handle)
+    assert config["status"] == "finished" and config["recipe"]["name"] == "lenet"
+    assert config["class_names"] == [str(d) for d in range(10)]
+    # sklearn's digits: 1,797 images; 10% held out.
+    assert config["train_examples"] + config["validation_examples"] == 1797
+    with open(os.path.join(run_dir, "history.csv")) as handle:
+        header = handle.readline().strip().split(",")
+        rows = handle.read().strip().splitlines()
+    assert {"epoch", "loss", "accuracy", "val_accuracy", "top5_accuracy", "learning_rate"} <= set(header)
+    assert len(rows) == 2 and result.history["val_accuracy"] == pytest.approx(
+        [float(r.split(",")[header.index("val_accuracy")]) for r in rows])
+    # The learning rate is the lenet recipe's 0.05 at batch 32, scaled to batch 64.
+    assert result.config["learning_rate"] == pytest.approx(0.1)
+    # The best checkpoint, evaluated through a separate code path, scores the best epoch's accuracy.
+    scores = kerascnn.evaluate(run_dir, "digits", verbose=0)
+    assert scores["examples"] == config["validation_examples"]
+    assert scores["top1"] == pytest.approx(max(result.history["val_accuracy"]), abs=1e-6)
+    assert scores["top5"] >= scores["top1"]
+    ten = kerascnn.evaluate(os.path.join(run_dir, "last.keras"), "digits", crops="ten", verbose=0)
+    assert 0.0 <= ten["top1"] <= 1.0 and ten["crops"] == "ten"
+    # Same command, finished run: refused rather than overwritten.
+    with pytest.raises(FileExistsError, match="finished run"):
+        kerascnn.train("lenet5", "digits", run_dir=run_dir, **SMALL)
+    # A changed configuration cannot resume someone else's unfinished run.
+    config["status"] = "running"
+    with open(os.path.join(run_dir, "config.json"), "w") as handle:
+        json.dump(config, handle)
+    with pytest.raises(ValueError, match="another configuration.*epochs"):
+        kerascnn.train("lenet5", "digits", run_dir=run_dir, **{**SMALL, "epochs": 3})
+
+
+class _PoisonAfterFirstEpoch(keras.callbacks.Callback):
+    """Sets every weight to NaN after epoch 1 (after kerascnn's checkpoints), so epoch 2 diverges."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 0:
+            self.model.set_weights([np.full_like(w, np.nan) for w in self.model.get_weights()])
+
+
+def test_divergence_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
+    run_dir = str(tmp_path / "run")
+    result = kerascnn.train("lenet5", "digits", run_dir=run_dir,
+                            callbacks=[_PoisonAfterFirstEpoch()], **{**SMALL, "epochs": 4})
+    assert result.diverged
+    assert "diverged" in result.message and "epoch 2, batch 1" in result.message
+    assert "last.keras (epoch 1)" in result.message
+    assert "Training diverged" in capsys.readouterr().err
+    with open(os.path.join(run_dir, "config.json")) as handle:
+        assert json.load(handle)["status"] == "diverged"
+    last = keras.saving.load_model(os.path.join(run_dir, "last.keras"), compile=False)
+    assert all(np.isfinite(w).all() for w in last.get_weights())
+    # The returned model carries the last good weights, not the NaNs.
+    assert all(np.isfinite(w).all() for w in result.model.get_weights())
+    assert len(result.history["loss"]) == 2
+
+
+def _tiny_googlenet_like(num_classes=10):
+    """Three outputs like GoogLeNet with aux_logits: `predictions` and two auxiliary heads."""
+    inputs = keras.Input((16, 16, 1))
+    x = keras.layers.Conv2D(4, 3, activation="relu", name="conv1_conv")(inputs)
+    x = keras.layers.GlobalAveragePooling2D(name="head_pool")(x)
+    outputs = [keras.layers.Dense(num_classes, activation="softmax", name=n)(x)
+               for n in ("aux1_predictions", "predictions", "aux2_predictions")]
+    return keras.Model(inputs, outputs, name="tiny_googlenet")
+
+
+def test_auxiliary_classifiers_weigh_three_tenths(tmp_path):
+    model = _tiny_googlenet_like()
+    # Without weight decay, whose L2 term would also be part of the logged total loss.
+    recipe = dataclasses.replace(RECIPES["googlenet"], weight_decay=0.0)
+    result = kerascnn.train(model, "digits", recipe=recipe, run_dir=str(tmp_path / "run"),
+                            **{k: v for k, v in SMALL.items() if k != "input_shape"})
+    # Szegedy et al. 2015, section 5: the auxiliary losses are "added to the total loss of the
+    # network with a discount weight (the losses of the auxiliary classifiers were weighted by 0.3)".
+    history = result.history
+    total = [m + 0.3 * (a + b) for m, a, b in zip(
+        history["predictions_loss"], history["aux1_predictions_loss"],
+        history["aux2_predictions_loss"])]
+    np.testing.assert_allclose(history["loss"], total, rtol=1e-4)
+    assert "accuracy" in history and "val_accuracy" in history
+    assert len(result.model.outputs) == 1 and result.model.output_names == ["predictions"]
+
+
+def test_arguments_are_checked_before_training(tmp_path):
+    with pytest.raises(ValueError, match="epochs must be an integer >= 1. Received: epochs=0"):
+        kerascnn.train("lenet5", "digits", epochs=0)
+    with pytest.raises(ValueError, match="Received: learning_rate=-1"):
+        kerascnn.train("lenet5", "digits", learning_rate=-1)
+    with pytest.raises(ValueError, match="Received: strategy='gpus'"):
+        kerascnn.train("lenet5", "digits", strategy="gpus")
+    with pytest.raises(ValueError, match="Received: jit_compile='yes'"):
+        kerascnn.train("lenet5", "digits", run_dir=str(tmp_path / "r"), jit_compile="yes", **{
+            k: v for k, v in SMALL.items()})
+    with pytest.raises(ValueError, match="no TPU is attached"):
+        kerascnn.train("lenet5", "digits", strategy="tpu")
+
+
+def test_cli_errors_are_one_line(capsys):
+    assert main(["train", "lenet5", "--data", "digits", "--epochs", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["kerascnn: error: epochs must be an integer >= 1. Received: epochs=0"]
+    assert main(["train", "lenet6", "--data", "digits"]) == 2
+    assert "Did you mean: lenet5" in capsys.readouterr().err
+    assert main(["evaluate", "/no/such/run", "--data", "digits"]) == 2
+    assert "No such model file or directory" in capsys.readouterr().err
+
+
+def test_flat_models_train_on_square_images():
+    assert fit._flat_as_image((784,)) == (28, 28, 1)
+    with pytest.raises(ValueError, match=r"input_shape=\(10,\)"):
+        fit._flat_as_image((10,))
