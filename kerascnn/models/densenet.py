@@ -91,7 +91,9 @@ def densenet(
     pooling and the classifier. Trainable parameters 7,978,856 / 28,681,000 / 14,149,480 /
     20,013,928 for 121/161/169/201, as torchvision counts them. `densenet121/169/201` have
     keras.applications' DenseNet121/169/201 layers and variables, in the same order (its layer
-    names, its batch-norm epsilon 1.001e-5), so its weight files load unchanged.
+    names, its batch-norm epsilon 1.001e-5), so its weight files load unchanged. Table 1's
+    DenseNet-264 blocks (6, 12, 64, 48) hold 265 convolution and fully connected layers, one more
+    than the name; the table's blocks are built as printed.
 
     CIFAR (`stem="cifar"`, section 3 and Table 2): three dense blocks of n layers on 32x32, 16x16
     and 8x8 maps after one 3x3 convolution with 16 maps (2k for DenseNet-BC).
