@@ -95,15 +95,19 @@ def test_minimum_input_size_and_features():
         kerascnn.build("alexnet", towers=3)
 
 
-def test_training_step():
+def test_training_step_and_export(tmp_path):
     x = np.random.default_rng(0).uniform(size=(2, 67, 67, 3)).astype("float32")
-    for name in ("alexnet", "alexnet_onetower"):
+    for name in ("alexnet_onetower", "alexnet"):
         model = kerascnn.build(name, input_shape=(67, 67, 3), num_classes=3)
         model.compile(optimizer=keras.optimizers.SGD(0.01),
                       loss="sparse_categorical_crossentropy", run_eagerly=True)
         before = model.get_layer("conv2_conv").get_weights()[0].copy()
         assert np.isfinite(model.train_on_batch(x, np.array([0, 2]))), name
         assert not np.array_equal(model.get_layer("conv2_conv").get_weights()[0], before), name
+    # Grouped convolutions run through XLA on CPU; the exported SavedModel must serve them too.
+    model.export(str(tmp_path / "alexnet"), verbose=False)
+    reloaded = tf.saved_model.load(str(tmp_path / "alexnet"))
+    np.testing.assert_allclose(reloaded.serve(x), model(x), rtol=1e-5, atol=1e-6)
 
 
 def _paper_lrn(a, k=2.0, n=5, alpha=1e-4, beta=0.75):

@@ -124,7 +124,7 @@ def test_auxiliary_classifiers():
     assert model.get_layer("aux2_dropout").rate == 0.7
     assert spec.AUX_LOSS_WEIGHTS == (1.0, 0.3, 0.3)  # "discount weight (0.3)"
     assert len(inference_model(model).outputs) == 1
-    with pytest.raises(ValueError, match="aux_logits=True needs 5x5"):
+    with pytest.raises(ValueError, match="aux_logits=True needs a fixed input size with 5x5"):
         kerascnn.build("googlenet", aux_logits=True, input_shape=(64, 64, 3))
 
 

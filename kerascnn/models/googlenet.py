@@ -35,10 +35,10 @@ def _stem(x):
 
 
 def _auxiliary(x, num_classes, classifier_activation, name):
-    if min(x.shape[1:3]) < spec.AUX_POOL[0]:
+    if None in x.shape[1:3] or min(x.shape[1:3]) < spec.AUX_POOL[0]:
         raise ValueError(
-            f"aux_logits=True needs {spec.AUX_POOL[0]}x{spec.AUX_POOL[0]} maps after "
-            f"{spec.AUX_AFTER[0]} (an input of at least 65x65). Received: input with "
+            f"aux_logits=True needs a fixed input size with {spec.AUX_POOL[0]}x{spec.AUX_POOL[0]} "
+            f"maps after {spec.AUX_AFTER[0]} (an input of at least 65x65). Received: input with "
             f"{tuple(x.shape[1:3])} maps there"
         )
     x = keras.layers.AveragePooling2D(*spec.AUX_POOL, name=f"{name}_pool")(x)
