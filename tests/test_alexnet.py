@@ -95,6 +95,7 @@ def test_minimum_input_size_and_features():
         kerascnn.build("alexnet", towers=3)
 
 
+@pytest.mark.slow
 def test_training_step_and_export(tmp_path):
     x = np.random.default_rng(0).uniform(size=(2, 67, 67, 3)).astype("float32")
     for name in ("alexnet_onetower", "alexnet"):

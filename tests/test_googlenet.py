@@ -128,6 +128,7 @@ def test_auxiliary_classifiers():
         kerascnn.build("googlenet", aux_logits=True, input_shape=(64, 64, 3))
 
 
+@pytest.mark.slow
 def test_training_step_with_auxiliary_classifiers():
     model = kerascnn.build("googlenet", aux_logits=True, input_shape=(65, 65, 3), num_classes=3)
     model.compile(optimizer=keras.optimizers.SGD(0.01),

@@ -104,6 +104,7 @@ def resnet_v2_pair():
     return ours, theirs
 
 
+@pytest.mark.slow
 def test_inception_resnet_v2_takes_keras_applications_weights(resnet_v2_pair):
     ours, theirs = resnet_v2_pair
     assert [v.shape for v in ours.weights] == [v.shape for v in theirs.weights]
@@ -128,6 +129,7 @@ def _training_step(model, loss="sparse_categorical_crossentropy"):
     assert not np.array_equal(model.get_layer("stem_conv1_conv").get_weights()[0], before)
 
 
+@pytest.mark.slow
 def test_training_steps(resnet_v2_pair):
     _training_step(resnet_v2_pair[0],
                    keras.losses.SparseCategoricalCrossentropy(from_logits=True))

@@ -110,6 +110,7 @@ def test_arguments():
         kerascnn.build("vgg16", batch_norm="yes")
 
 
+@pytest.mark.slow
 def test_training_step():
     x = np.random.default_rng(0).uniform(size=(2, 32, 32, 3)).astype("float32")
     for name in EXPECTED:
