@@ -138,6 +138,7 @@ def plain_cifar(
     classifier_activation="softmax",
     name: str = "plain20",
     depth: int = 20,
+    drop_path_rate: float = 0.0,
 ) -> keras.Model:
     """The plain CIFAR-10 networks of He et al. (2015), section 4.2 and figure 6 (left).
 
@@ -154,13 +155,19 @@ def plain_cifar(
         classifier_activation: Activation of `predictions` (None for logits).
         name: Model name.
         depth: 6n + 2 (default 20).
+        drop_path_rate: Only 0: without shortcuts, stochastic depth would cut the network.
 
     Returns:
         A `keras.Model`.
 
     Raises:
-        ValueError: If `depth` is not 6n + 2.
+        ValueError: If `depth` is not 6n + 2, or `drop_path_rate` is not 0.
     """
+    if drop_path_rate != 0:
+        raise ValueError(
+            "Plain networks have no shortcuts, so dropping a block would cut the network in two; "
+            f"stochastic depth needs a residual network. Received: drop_path_rate={drop_path_rate!r}"
+        )
     return cifar_network(
         num_classes=num_classes, input_shape=input_shape, include_top=include_top,
         pooling=pooling, classifier_activation=classifier_activation, name=name, depth=depth,
