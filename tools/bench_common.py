@@ -40,6 +40,9 @@ def parser(description: str, *, size: int, batch: int, steps: int) -> argparse.A
     p.add_argument("--warmup", type=int, default=2, help="untimed steps before timing")
     p.add_argument("--repeats", type=int, default=3, help="alternating measurements (median)")
     p.add_argument("--json", help="write the results to this JSON file")
+    p.add_argument("--jit-compile", action="store_true", help="compile Keras steps with XLA")
+    p.add_argument("--steps-per-execution", type=int, default=1,
+                   help="Keras steps per compiled call (a call then counts that many steps)")
     return p
 
 
@@ -90,16 +93,22 @@ def synthetic_batch(batch: int, shape: tuple, num_classes: int, seed: int = 0):
     return x, y
 
 
-def keras_step(model, x, y, *, jit_compile=False, steps_per_execution: int = 1,
+def keras_step(model, x, y, args=None, *, jit_compile=None, steps_per_execution=None,
                learning_rate: float = 0.01) -> Callable[[], None]:
-    """Compiles `model` with SGD (momentum 0.9) on logits and returns one timed training step.
+    """Compiles `model` with SGD (momentum 0.9) on logits and returns a training-step function.
 
-    The step runs Keras's own compiled train function (what `fit` runs), on tensors already on
-    the device, so the timing holds no input conversion.
+    The step runs Keras's own compiled train function (what `fit` runs) on tensors already in
+    memory, so the timing holds no input conversion. One call runs `steps_per_execution` steps
+    (the function's `steps` attribute); `jit_compile` and `steps_per_execution` default to
+    `args.jit_compile` and `args.steps_per_execution`.
     """
     import keras
     import tensorflow as tf
 
+    if jit_compile is None:
+        jit_compile = bool(getattr(args, "jit_compile", False))
+    if steps_per_execution is None:
+        steps_per_execution = getattr(args, "steps_per_execution", 1)
     model.compile(optimizer=keras.optimizers.SGD(learning_rate, momentum=0.9),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   jit_compile=jit_compile, steps_per_execution=steps_per_execution)
@@ -107,24 +116,28 @@ def keras_step(model, x, y, *, jit_compile=False, steps_per_execution: int = 1,
     if steps_per_execution == 1:
         def step():
             model.train_on_batch(x, y)
-        return step
-    dataset = tf.data.Dataset.from_tensors((x, y)).repeat()
-    iterator = iter(dataset)
-    model.make_train_function()
+    else:
+        iterator = iter(tf.data.Dataset.from_tensors((x, y)).repeat())
+        model.make_train_function()
 
-    def step():  # One call runs `steps_per_execution` steps.
-        model.train_function(iterator)
+        def step():
+            logs = model.train_function(iterator)
+            float(logs["loss"])  # waits for the steps to finish
+    step.steps = steps_per_execution
     return step
 
 
-def time_steps(step: Callable[[], None], steps: int, sync: Callable[[], None] | None = None) -> float:
-    """Seconds per call of `step`, over `steps` calls."""
+def time_steps(step: Callable[[], None], calls: int) -> float:
+    """Seconds per call of `step`, over `calls` calls."""
     start = time.perf_counter()
-    for _ in range(steps):
+    for _ in range(calls):
         step()
-    if sync is not None:
-        sync()
-    return (time.perf_counter() - start) / steps
+    return (time.perf_counter() - start) / calls
+
+
+def images_per_second(step: Callable[[], None], batch: int, calls: int) -> float:
+    """Training images per second of a step function (of Keras, PyTorch ...) on `batch` images."""
+    return batch * getattr(step, "steps", 1) / time_steps(step, calls)
 
 
 def alternate(contenders: dict[str, Callable[[], float]], repeats: int) -> dict[str, float]:

@@ -46,10 +46,10 @@ def measure_pair(name: str, args) -> dict:
     x, y = common.synthetic_batch(args.batch, shape, 1000)
     contenders, sizes = {}, {}
     for label, model in models.items():
-        step = common.keras_step(model, x, y)
+        step = common.keras_step(model, x, y, args)
         for _ in range(args.warmup):
             step()
-        contenders[label] = (lambda s=step: args.batch / common.time_steps(s, args.steps))
+        contenders[label] = (lambda s=step: common.images_per_second(s, args.batch, args.steps))
         summary = analyze(model)
         sizes[label] = {"params": model.count_params(), "macs_per_image": summary.total_macs}
     rates = common.alternate(contenders, args.repeats)

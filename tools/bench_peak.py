@@ -64,11 +64,11 @@ def model_step(name: str, shape: tuple, batch: int, args):
     model = kerascnn.build(name, input_shape=shape, classifier_activation=None)
     macs = analyze(model).total_macs
     x, y = common.synthetic_batch(batch, shape, model.outputs[0].shape[-1])
-    step = common.keras_step(model, x, y)
+    step = common.keras_step(model, x, y, args)
     for _ in range(args.warmup):
         step()
     facts = {"model": name, "input": list(shape), "batch": batch, "macs_per_image": macs}
-    return (lambda: batch / common.time_steps(step, args.steps) * macs * 2 * 3), facts
+    return (lambda: common.images_per_second(step, batch, args.steps) * macs * 2 * 3), facts
 
 
 def main(argv=None) -> dict:

@@ -56,10 +56,10 @@ def model_rate(name: str, shape: tuple, batch: int, args) -> float:
 
     model = kerascnn.build(name, input_shape=shape, classifier_activation=None)
     x, y = common.synthetic_batch(batch, shape, model.outputs[0].shape[-1])
-    step = common.keras_step(model, x, y)
+    step = common.keras_step(model, x, y, args)
     for _ in range(args.warmup):
         step()
-    rate = common.alternate({name: lambda: batch / common.time_steps(step, args.steps)},
+    rate = common.alternate({name: lambda: common.images_per_second(step, batch, args.steps)},
                             args.repeats)[name]
     keras.backend.clear_session()
     return rate

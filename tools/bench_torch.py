@@ -18,6 +18,17 @@ import bench_common as common
 TARGET = 1.0
 
 
+def VARIANTS(variant: str) -> dict:
+    """Keras compile options of a `--variants` entry: plain, xla, spe<N> (steps_per_execution)."""
+    if variant == "plain":
+        return {}
+    if variant == "xla":
+        return {"jit_compile": True}
+    if variant.startswith("spe") and variant[3:].isdigit():
+        return {"steps_per_execution": int(variant[3:])}
+    raise ValueError(f"variants are plain, xla or spe<N>. Received: variant={variant!r}")
+
+
 def measure(name: str, shape: tuple, args) -> dict:
     import keras
     import torch
@@ -28,10 +39,13 @@ def measure(name: str, shape: tuple, args) -> dict:
     if name not in kerascnn.list_models():
         print(f"  {name}: not registered in kerascnn yet; skipped")
         return {"model": name, "missing": True}
-    ours = kerascnn.build(name, input_shape=shape, classifier_activation=None)
-    classes = ours.outputs[0].shape[-1]
-    x, y = common.synthetic_batch(args.batch, shape, classes)
-    steps = {"kerascnn": common.keras_step(ours, x, y)}
+    steps = {}
+    for variant in args.variants.split(","):
+        ours = kerascnn.build(name, input_shape=shape, classifier_activation=None)
+        classes = ours.outputs[0].shape[-1]
+        x, y = common.synthetic_batch(args.batch, shape, classes)
+        label = "kerascnn" if variant == "plain" else f"kerascnn_{variant}"
+        steps[label] = common.keras_step(ours, x, y, args, **VARIANTS(variant))
     tx = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()
     ty = torch.from_numpy(y).long()
     twin = torch_models.MODELS[name](classes)
@@ -43,13 +57,14 @@ def measure(name: str, shape: tuple, args) -> dict:
         for _ in range(args.warmup):
             step()
     rates = common.alternate(
-        {label: (lambda s=step: args.batch / common.time_steps(s, args.steps))
+        {label: (lambda s=step: common.images_per_second(s, args.batch, args.steps))
          for label, step in steps.items()}, args.repeats)
     result = {"model": name, "input": list(shape), "batch": args.batch, "images_per_second": rates,
               "params": {"kerascnn": ours.count_params(),
                          "torch": torch_models.parameter_count(twin)}}
     best = max(rates["torch"], rates["torch_channels_last"])
-    result["ratio_to_best_torch"] = rates["kerascnn"] / best
+    result["ratio_to_best_torch"] = {label: rate / best for label, rate in rates.items()
+                                     if label.startswith("kerascnn")}
     keras.backend.clear_session()
     return result
 
@@ -58,6 +73,8 @@ def main(argv=None) -> list[dict]:
     p = common.parser(__doc__.splitlines()[0], size=112, batch=16, steps=3)
     p.add_argument("--models", default="resnet50,resnet20")
     p.add_argument("--cifar-batch", type=int, default=128, help="batch size of the 32x32 models")
+    p.add_argument("--variants", default="plain",
+                   help="kerascnn compile variants side by side: plain, xla, spe<N>")
     args = p.parse_args(argv)
     if args.quick:
         args.size, args.batch, args.steps, args.warmup, args.repeats = 64, 4, 2, 1, 3
@@ -80,17 +97,19 @@ def main(argv=None) -> list[dict]:
     rows = []
     for r in results:
         if r.get("missing"):
-            rows.append((r["model"], "missing", "", "", "", "", ""))
+            rows.append((r["model"], "missing", "", "", "", "", "", ""))
             continue
         rates = r["images_per_second"]
-        rows.append((r["model"], f"{r['input'][0]}px b{r['batch']}", f"{rates['kerascnn']:.2f}",
-                     f"{rates['torch']:.2f}", f"{rates['torch_channels_last']:.2f}",
-                     f"{r['ratio_to_best_torch']:.2f}x",
-                     common.verdict(r["ratio_to_best_torch"], TARGET)))
+        for label, ratio in r["ratio_to_best_torch"].items():
+            rows.append((r["model"], f"{r['input'][0]}px b{r['batch']}", label,
+                         f"{rates[label]:.2f}", f"{rates['torch']:.2f}",
+                         f"{rates['torch_channels_last']:.2f}", f"{ratio:.2f}x",
+                         common.verdict(ratio, TARGET)))
     common.print_table(
         f"(d) training img/s, kerascnn vs PyTorch {torch.__version__}, {args.threads} threads, "
-        f"median of {args.repeats}",
-        ("model", "input", "kerascnn", "torch NCHW", "torch NHWC", "ratio", "target 1.0x"), rows)
+        f"median of {args.repeats}, TF_ENABLE_ONEDNN_OPTS={common.machine()['TF_ENABLE_ONEDNN_OPTS']}",
+        ("model", "input", "variant", "kerascnn", "torch NCHW", "torch NHWC", "ratio",
+         "target 1.0x"), rows)
     common.write_json(args.json, "pytorch", args, results)
     return results
 

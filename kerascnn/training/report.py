@@ -31,12 +31,12 @@ import numpy as np
 __all__ = ["RunReport", "report", "read_history", "confusion_matrix", "filter_mosaic"]
 
 INSTALL_HINT = "pip install 'kerascnn[report]'"
-# Config file names a run directory may use, most specific first.
-_CONFIG_NAMES = ("config.json", "resolved_config.json", "run_config.json")
 # History columns that hold top-1 accuracy, in the spellings Keras metrics log under.
 _TOP1_KEYS = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy",
               "top1", "top_1_accuracy")
 _LR_KEYS = ("learning_rate", "lr")
+# Config entries the page's summary table repeats, when the run recorded them.
+_CONFIG_SUMMARY = ("model", "status", "epochs", "batch_size", "learning_rate", "message")
 _FIGURES = (
     ("learning_curves", "Learning curves"),
     ("confusion_matrix", "Confusion matrix (validation)"),
@@ -92,18 +92,15 @@ def _find_key(container: Any, key: str) -> Any:
 
 
 def _read_config(run_dir: str) -> dict:
-    for name in _CONFIG_NAMES:
-        path = os.path.join(run_dir, name)
-        if os.path.isfile(path):
+    """`config.json`, else the first JSON file that holds class names, else {}."""
+    paths = [os.path.join(run_dir, "config.json")] + sorted(glob.glob(os.path.join(run_dir, "*.json")))
+    for path in filter(os.path.isfile, paths):
+        try:
             with open(path) as handle:
-                return json.load(handle)
-    for path in sorted(glob.glob(os.path.join(run_dir, "*.json"))):
-        with open(path) as handle:
-            try:
                 config = json.load(handle)
-            except json.JSONDecodeError:
-                continue
-        if isinstance(config, dict) and _find_key(config, "class_names") is not None:
+        except (OSError, ValueError):
+            continue
+        if isinstance(config, dict) and (path == paths[0] or _find_key(config, "class_names")):
             return config
     return {}
 
@@ -391,6 +388,9 @@ def report(run_dir: str, data: Any = None, *, output_dir: str | None = None, bat
     config = _read_config(run_dir)
     result = RunReport(html=os.path.join(output_dir, "report.html"), figures={}, class_names=[])
     summary = [("run directory", os.path.abspath(run_dir))]
+    recipe = config.get("recipe")
+    summary += [(key, str(config[key])) for key in _CONFIG_SUMMARY if key in config]
+    summary += [("recipe", str(recipe.get("name")))] if isinstance(recipe, dict) else []
 
     history_path = os.path.join(run_dir, "history.csv")
     if os.path.isfile(history_path) and os.path.getsize(history_path) > 0:
