@@ -14,6 +14,8 @@ import fnmatch
 import os
 from typing import Any, Callable
 
+import keras
+
 from kerascnn import validation
 
 __all__ = ["ModelEntry", "register_model", "build", "list_models", "get_entry", "minimum_input_size"]
@@ -161,18 +163,22 @@ def minimum_input_size(name: str, /, **kwargs: Any) -> tuple[int, int]:
     entry = get_entry(name)
     if not entry.spatial:
         raise ValueError(f"Model {name!r} takes flat inputs and has no minimum spatial size.")
+    # The model's name changes no layer, so it is not part of the cache key.
     options = _family_kwargs({**entry.defaults, **kwargs})
-    key = (name, tuple(sorted((k, repr(v)) for k, v in options.items())))
+    options.pop("name", None)
+    channels = (kwargs.get("input_shape") or entry.default_input_shape)[-1]
+    key = (name, channels, tuple(sorted((k, repr(v)) for k, v in options.items())))
     if key not in _MINIMUM_SIZE_CACHE:
-        channels = kwargs.get("input_shape") or entry.default_input_shape
-        probe = entry.builder(
-            **options,
-            num_classes=1,
-            input_shape=(None, None, channels[-1]),
-            include_top=False,
-            pooling=None,
-            classifier_activation=None,
-        )
+        # Shapes are all the probe needs: its variables are never filled with values.
+        with keras.StatelessScope(initialize_variables=False):
+            probe = entry.builder(
+                **options,
+                num_classes=1,
+                input_shape=(None, None, channels),
+                include_top=False,
+                pooling=None,
+                classifier_activation=None,
+            )
         _MINIMUM_SIZE_CACHE[key] = analysis.minimum_spatial_size(probe)
     return _MINIMUM_SIZE_CACHE[key]
 
