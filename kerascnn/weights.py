@@ -10,11 +10,11 @@ filled is used), and the hash keras.applications publishes (md5, its choice; Mob
 none). A file of a keras.applications model, downloaded or written by
 `keras.applications.X(...).save_weights(path)`, is loaded into that model built with
 `weights=None`, and its variables are then copied into the kerascnn model layer by layer (matched
-by name, or in order when the names differ), converting where the layouts differ: a convolution
-bias that the paper-faithful model does not have is folded into the moving mean of the batch norm
-that follows (BN(Wx + b) with mean m is BN(Wx) with mean m - b, exactly), and a different batch-norm
-epsilon into the moving variance. The loaded model must then compute what keras.applications
-computes on a random input, or loading fails.
+by name, or in order when the names differ), converting where the layouts differ
+(`kerascnn.conversion`): a convolution bias that the paper-faithful model does not have is folded
+into the moving mean of the batch norm that follows (BN(Wx + b) with mean m is BN(Wx) with mean
+m - b, exactly), and a different batch-norm epsilon into the moving variance. The loaded model must
+then compute what keras.applications computes on a random input, or loading fails.
 """
 
 from __future__ import annotations
@@ -29,8 +29,10 @@ import h5py
 import keras
 import numpy as np
 
-__all__ = ["WeightSource", "SOURCES", "load_into", "select_source", "fetch", "preprocessing",
-           "transfer"]
+from kerascnn.conversion import transfer, weighted_layers
+
+__all__ = ["WeightSource", "SOURCES", "APPLICATIONS", "load_into", "select_source", "fetch",
+           "preprocessing"]
 
 _BASE = "https://storage.googleapis.com/tensorflow/keras-applications/"
 
@@ -302,7 +304,7 @@ def _reference(application: str, path: str, model: keras.Model, common: dict):
     # A file with a classifier, for features only: load it whole, keep the backbone.
     full = _application(application, model, common, include_top=True, classes=classes)
     _quiet_load(full, path)
-    for target, source in zip(_weighted(reference), _weighted(full)):
+    for target, source in zip(weighted_layers(reference), weighted_layers(full)):
         target.set_weights(source.get_weights())
     return reference
 
@@ -364,114 +366,9 @@ def load_into(model: keras.Model, entry, weights: str, common: dict) -> None:
         ) from error
 
 
-# --- copying variables between two graphs ------------------------------------------------------------
-
-
-def _weighted(model: keras.Model) -> list:
-    return [layer for layer in model.layers if layer.weights]
-
-
-def _following_batch_norm(layer):
-    consumers = [node.operation for node in layer._outbound_nodes]
-    if len(consumers) == 1 and isinstance(consumers[0], keras.layers.BatchNormalization):
-        return consumers[0]
-    return None
-
-
-def _copy_kernel_layer(source, target, folds: dict) -> None:
-    values = source.get_weights()
-    kernel, bias = values[0], (values[1] if len(values) > 1 else None)
-    expected = tuple(target.weights[0].shape)
-    if kernel.shape != expected:
-        if kernel.size != int(np.prod(expected)) or kernel.squeeze().shape != tuple(
-            d for d in expected if d != 1
-        ):
-            raise ValueError(f"{source.name} has a {kernel.shape} kernel, {target.name} {expected}")
-        kernel = kernel.reshape(expected)  # a 1x1 convolution classifier into a Dense layer
-    if hasattr(source, "strides") and hasattr(target, "strides") and (
-        tuple(source.strides) != tuple(target.strides)
-    ):
-        raise ValueError(f"{source.name} strides {source.strides}, {target.name} {target.strides}")
-    if len(target.weights) > 1:
-        target.set_weights([kernel, bias if bias is not None else np.zeros(expected[-1])])
-        return
-    target.set_weights([kernel])
-    if bias is not None and np.any(bias):
-        norm = _following_batch_norm(target)
-        if norm is None:
-            raise ValueError(f"{source.name} has a bias that {target.name} cannot take")
-        folds[norm.name] = folds.get(norm.name, 0) + bias
-
-
-def _batch_norm_values(layer) -> dict:
-    values = dict(zip([v.path.rsplit("/", 1)[-1] for v in layer.weights], layer.get_weights()))
-    size = values["moving_mean"].shape
-    return {"gamma": values.get("gamma", np.ones(size)), "beta": values.get("beta", np.zeros(size)),
-            "moving_mean": values["moving_mean"], "moving_variance": values["moving_variance"]}
-
-
-def _copy_batch_norm(source, target) -> None:
-    values = _batch_norm_values(source)
-    # (x - m) / sqrt(v + eps): a different epsilon is absorbed by the variance.
-    values["moving_variance"] = values["moving_variance"] + source.epsilon - target.epsilon
-    if np.any(values["moving_variance"] < 0):
-        raise ValueError(f"{target.name}'s epsilon is too large for {source.name}'s variances")
-    names = [v.path.rsplit("/", 1)[-1] for v in target.weights]
-    for absent, neutral in (("gamma", 1.0), ("beta", 0.0)):
-        if absent not in names and not np.allclose(values[absent], neutral):
-            raise ValueError(f"{target.name} has no {absent} to take {source.name}'s")
-    target.set_weights([values[n] for n in names])
-
-
-def transfer(source_model: keras.Model, target_model: keras.Model) -> None:
-    """Copies every variable of `source_model` into `target_model`, converting layouts.
-
-    Layers are matched by name when every weighted layer of the source has a namesake in the
-    target, else in order. Kernels must agree in shape and stride (a 1x1 convolution classifier
-    may fill a Dense layer); biases the target lacks fold into the next batch norm's moving mean;
-    epsilons fold into moving variances. Every weighted target layer must be matched.
-
-    Raises:
-        ValueError: Naming the first pair of layers that do not agree.
-    """
-    sources, targets = _weighted(source_model), _weighted(target_model)
-    by_name = {layer.name: layer for layer in targets}
-    if all(layer.name in by_name for layer in sources):
-        pairs = [(layer, by_name[layer.name]) for layer in sources]
-    elif len(sources) == len(targets):
-        pairs = list(zip(sources, targets))
-    else:
-        raise ValueError(
-            f"{source_model.name} has {len(sources)} layers with weights and "
-            f"{target_model.name} {len(targets)}, under different names"
-        )
-    unmatched = set(map(id, targets)) - {id(target) for _, target in pairs}
-    if unmatched:
-        names = [layer.name for layer in targets if id(layer) in unmatched]
-        raise ValueError(f"no weights for {names[:5]} in {source_model.name}")
-    folds: dict = {}
-    for source, target in pairs:
-        if isinstance(source, keras.layers.BatchNormalization) and isinstance(
-            target, keras.layers.BatchNormalization
-        ):
-            _copy_batch_norm(source, target)
-        elif hasattr(source, "kernel") and hasattr(target, "kernel"):
-            _copy_kernel_layer(source, target, folds)
-        else:
-            values = source.get_weights()
-            if [v.shape for v in values] != [tuple(w.shape) for w in target.weights]:
-                raise ValueError(f"{source.name} and {target.name} hold different variables")
-            target.set_weights(values)
-    for name, bias in folds.items():
-        norm = target_model.get_layer(name)
-        names = [v.path.rsplit("/", 1)[-1] for v in norm.weights]
-        values = norm.get_weights()
-        values[names.index("moving_mean")] = values[names.index("moving_mean")] - bias
-        norm.set_weights(values)
-
-
 def _check_outputs(reference: keras.Model, model: keras.Model, application: str) -> None:
-    """Both models must compute the same function on a random input (max |diff| <= 1e-4 rel.)."""
+    """Both models must compute the same function on a random input: the largest difference at
+    most 1e-4 of the largest output (and of 1), else the model was built with other options."""
     shape = tuple(d if d is not None else 96 for d in model.input_shape[1:])
     x = np.random.default_rng(0).uniform(0.0, 1.0, size=(1, *shape)).astype("float32")
     expected = keras.ops.convert_to_numpy(reference(x, training=False))

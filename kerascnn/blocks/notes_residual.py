@@ -1,4 +1,4 @@
-"""The lecture notes' residual block, ported from `tf.nn.conv2d` and variable scopes to Keras layers.
+"""The lecture notes' residual block, ported from `tf.nn.conv2d` and variable scopes to layers.
 
 The notes ("Residual learning building block", after He et al. 2015) give:
 

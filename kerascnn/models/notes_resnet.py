@@ -1,4 +1,4 @@
-"""A CIFAR ResNet built from the lecture notes' `residual_block` (see kerascnn.blocks.notes_residual).
+"""A CIFAR ResNet of the lecture notes' `residual_block` (see kerascnn.blocks.notes_residual).
 
 The notes port He et al. (2015) to TensorFlow; this network stacks their block the way the paper's
 section 4.2 stacks its blocks for CIFAR-10.

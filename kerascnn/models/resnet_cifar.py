@@ -166,7 +166,8 @@ def plain_cifar(
     if drop_path_rate != 0:
         raise ValueError(
             "Plain networks have no shortcuts, so dropping a block would cut the network in two; "
-            f"stochastic depth needs a residual network. Received: drop_path_rate={drop_path_rate!r}"
+            "stochastic depth needs a residual network. "
+            f"Received: drop_path_rate={drop_path_rate!r}"
         )
     return cifar_network(
         num_classes=num_classes, input_shape=input_shape, include_top=include_top,

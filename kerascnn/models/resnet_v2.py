@@ -49,7 +49,7 @@ def resnet_v2(
     depth: int = 50,
     drop_path_rate: float = 0.0,
 ) -> keras.Model:
-    """Pre-activation ResNet for ImageNet (He et al. 2016), laid out as keras.applications' ResNetV2.
+    """Pre-activation ResNet for ImageNet (He et al. 2016) in keras.applications' ResNetV2 layout.
 
     conv1 (7x7/2, 64, with bias, not normalised) and 3x3/2 max pooling, four stages of
     pre-activation bottleneck units (3, 4, 6, 3 for depth 50), a final BN-ReLU (`post_bn`,

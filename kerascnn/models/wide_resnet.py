@@ -40,7 +40,7 @@ def wide_resnet_cifar(
     dropout_rate: float = 0.0,
     drop_path_rate: float = 0.0,
 ) -> keras.Model:
-    """WRN-d-k for CIFAR (Zagoruyko & Komodakis 2016, Table 1): pre-activation B(3,3) blocks, k wide.
+    """WRN-d-k for CIFAR (Zagoruyko & Komodakis 2016, Table 1): k-wide pre-activation B(3,3) blocks.
 
     conv1 (3x3, 16), three groups of (d - 4) / 6 basic pre-activation blocks with 16k, 32k and 64k
     channels on 32x32, 16x16 and 8x8 maps (1x1 projections where the shape changes), BN-ReLU,
