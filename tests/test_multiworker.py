@@ -30,7 +30,7 @@ def tiny_model():
     outputs = keras.layers.Dense(10, activation="softmax", name="predictions")(x)
     return keras.Model(inputs, outputs, name="tiny")
 """
-TRAIN_ARGS = ("epochs=2, batch_size=64, verbose=2, augmentation=None")
+TRAIN_ARGS = "epochs=2, batch_size=64, verbose=2, augmentation=None, report=False"
 
 
 def _run_script(path, source, env=None, timeout=240):
@@ -133,7 +133,8 @@ def test_two_workers_on_loopback_end_with_identical_weights(tmp_path):
         "cluster": cluster, "task": {"type": "worker", "index": 1}}), "last.keras")
     assert other != chief
     chief_weights, other_weights = _weights(chief), _weights(other)
-    assert len(chief_weights) == 6  # conv kernel, bias; BN gamma, beta, moving mean, variance...
+    # Conv kernel and bias; BN gamma, beta, moving mean and variance; Dense kernel and bias.
+    assert len(chief_weights) == 8
     for a, b in zip(chief_weights, other_weights):
         np.testing.assert_array_equal(a, b)
     with open(os.path.join(run_dir, "history.csv")) as handle:

@@ -13,13 +13,14 @@ from kerascnn.cli import main
 from kerascnn.training import fit
 from kerascnn.training.recipes import RECIPES
 
-SMALL = dict(input_shape=(16, 16, 1), epochs=2, batch_size=64, verbose=0, augmentation=None)
+SMALL = dict(input_shape=(16, 16, 1), epochs=2, batch_size=64, verbose=0, augmentation=None,
+             report=False)
 
 
 def test_train_writes_the_run_directory_and_evaluate_agrees(tmp_path):
     run_dir = str(tmp_path / "run")
-    result = kerascnn.train("lenet5", "digits", run_dir=run_dir, **SMALL)
-    for name in ("config.json", "history.csv", "best.keras", "last.keras"):
+    result = kerascnn.train("lenet5", "digits", run_dir=run_dir, **{**SMALL, "report": True})
+    for name in ("config.json", "history.csv", "best.keras", "last.keras", "report/report.html"):
         assert os.path.isfile(os.path.join(run_dir, name)), name
     assert os.listdir(os.path.join(run_dir, "logs"))  # TensorBoard event files.
     assert not os.path.exists(os.path.join(run_dir, "backup"))  # Removed once the run finished.
@@ -107,7 +108,7 @@ def test_auxiliary_classifiers_weigh_three_tenths(tmp_path):
     assert len(result.model.outputs) == 1 and result.model.output_names == ["predictions"]
 
 
-def test_arguments_are_checked_before_training(tmp_path):
+def test_arguments_are_checked_before_training():
     with pytest.raises(ValueError, match="epochs must be an integer >= 1. Received: epochs=0"):
         kerascnn.train("lenet5", "digits", epochs=0)
     with pytest.raises(ValueError, match="Received: learning_rate=-1"):
@@ -115,8 +116,9 @@ def test_arguments_are_checked_before_training(tmp_path):
     with pytest.raises(ValueError, match="Received: strategy='gpus'"):
         kerascnn.train("lenet5", "digits", strategy="gpus")
     with pytest.raises(ValueError, match="Received: jit_compile='yes'"):
-        kerascnn.train("lenet5", "digits", run_dir=str(tmp_path / "r"), jit_compile="yes", **{
-            k: v for k, v in SMALL.items()})
+        kerascnn.train("lenet5", "digits", jit_compile="yes")
+    with pytest.raises(ValueError, match="Received: mixed_precision='float8'"):
+        kerascnn.train("lenet5", "digits", mixed_precision="float8")
     with pytest.raises(ValueError, match="no TPU is attached"):
         kerascnn.train("lenet5", "digits", strategy="tpu")
 
@@ -135,3 +137,21 @@ def test_flat_models_train_on_square_images():
     assert fit._flat_as_image((784,)) == (28, 28, 1)
     with pytest.raises(ValueError, match=r"input_shape=\(10,\)"):
         fit._flat_as_image((10,))
+
+
+def test_mixed_precision_builds_under_the_policy_and_restores_it():
+    import tensorflow as tf
+
+    from kerascnn.data import DataBundle
+
+    bundle = DataBundle(None, None, [str(i) for i in range(10)], 10, 0, 0, (16, 16, 1))
+    gpu = bool(tf.config.list_physical_devices("GPU"))
+    # float16 with loss scaling on GPUs; bfloat16, which CPUs and TPUs support, elsewhere.
+    policy = fit._mixed_policy(True)
+    assert policy == ("mixed_float16" if gpu else "mixed_bfloat16")
+    model = fit._build_model("lenet5", "lenet5", bundle, (16, 16, 1), {}, policy,
+                             tf.distribute.get_strategy())
+    assert model.get_layer("conv1_conv").compute_dtype == ("float16" if gpu else "bfloat16")
+    assert model.get_layer("conv1_conv").variable_dtype == "float32"
+    assert model.get_layer("predictions").compute_dtype == "float32"  # Softmax in float32.
+    assert keras.config.dtype_policy().name == "float32"

@@ -16,7 +16,7 @@ def test_kill_9_then_the_same_command_resumes(tmp_path):
     run_dir = str(tmp_path / "run")
     command = [sys.executable, "-m", "kerascnn.cli", "train", "lenet5", "--data", "digits",
                "--input-shape", "16,16,1", "--epochs", "8", "--batch-size", "64",
-               "--augmentation", "none", "--run-dir", run_dir, "--verbose", "2"]
+               "--augmentation", "none", "--run-dir", run_dir, "--verbose", "2", "--no-report"]
     metadata = os.path.join(run_dir, "backup", "training_metadata.json")
     first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 300

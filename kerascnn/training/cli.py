@@ -33,7 +33,8 @@ def _run_train(args: argparse.Namespace) -> int:
         strategy=args.strategy, cpu_replicas=args.cpu_replicas,
         mixed_precision=args.mixed_precision, jit_compile=args.xla,
         validation_split=args.validation_split, seed=args.seed, verbose=args.verbose,
-        split=args.split, data_dir=args.data_dir, **options, **build_kwargs,
+        split=args.split, data_dir=args.data_dir, report=not args.no_report, **options,
+        **build_kwargs,
     )
     shown = {k: v for k, v in result.metrics.items() if "accuracy" in k}
     summary = "  ".join(f"{k} {v:.4f}" for k, v in sorted(shown.items()))
@@ -97,6 +98,8 @@ def add_commands(commands) -> None:
     training.add_argument("--cpu-replicas", type=int,
                           help="split the CPU into N logical devices and mirror over them")
     training.add_argument("--mixed-precision", action="store_true", help="mixed precision")
+    training.add_argument("--no-report", action="store_true",
+                          help="skip the run report at the end (see `kerascnn report`)")
     training.add_argument("--xla", type=_xla, default="auto", help="auto (default), on or off")
     training.add_argument("--input-shape", type=_shape, help="H,W,C (default: the paper's)")
     training.add_argument("--num-classes", type=int, help="classes (default: the data's)")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import sys
 import time
 
 import keras
@@ -92,7 +91,8 @@ def _model_spec(model_or_name, build_kwargs: dict) -> tuple[str, str | None, tup
     return entry.name, entry.family, shape if len(shape) == 3 else _flat_as_image(shape)
 
 
-def _check_arguments(epochs, batch_size, learning_rate, validation_split, seed, verbose):
+def _check_arguments(epochs, batch_size, learning_rate, validation_split, seed, verbose,
+                     jit_compile):
     for value, name in ((epochs, "epochs"), (batch_size, "batch_size")):
         if value is not None:
             validation.check_positive_int(value, name)
@@ -105,6 +105,7 @@ def _check_arguments(epochs, batch_size, learning_rate, validation_split, seed, 
     validation.check_fraction(validation_split, "validation_split")
     validation.check_positive_int(seed, "seed", minimum=0)
     validation.check_choice(verbose, "verbose", VERBOSE_CHOICES)
+    validation.check_choice(jit_compile, "jit_compile", ("auto", True, False))
 
 
 def _data_spec(data, options: dict) -> dict:
@@ -195,7 +196,7 @@ def _shard_by_data(dataset):
 def train(model_or_name, data, *, recipe=None, epochs=None, batch_size=None, learning_rate=None,
           run_dir=None, export=None, strategy="auto", cpu_replicas=None, mixed_precision=False,
           jit_compile="auto", validation_split=0.1, seed=0, verbose="auto", augmentation="recipe",
-          split=None, data_dir=None, callbacks=None, **build_kwargs) -> TrainResult:
+          split=None, data_dir=None, callbacks=None, report=True, **build_kwargs) -> TrainResult:
     """Trains a model the way its paper did, writing a resumable run directory.
 
     Args:
@@ -209,8 +210,9 @@ def train(model_or_name, data, *, recipe=None, epochs=None, batch_size=None, lea
         learning_rate: float; default the recipe's, scaled linearly to `batch_size`.
         run_dir: str; default `runs/<model>-<timestamp>/`, or the newest unfinished run of the
             same configuration there (which is then resumed).
-        export: None, True (`saved_models/<model>/<next version>/`) or a directory: export the
-            trained model for serving when the run ends (`kerascnn.export`).
+        export: None, True (`saved_models/<model>/<next version>/`), a base directory (its next
+            version) or a version directory: export the trained model for serving when the run
+            ends (`kerascnn.export`).
         strategy: "auto", "default", "mirrored", "multi_worker", "tpu" or a strategy instance.
         cpu_replicas: int or None; mirror over this many logical CPU devices.
         mixed_precision: False, True ("mixed_float16" on GPUs, "mixed_bfloat16" elsewhere), or a
@@ -223,6 +225,8 @@ def train(model_or_name, data, *, recipe=None, epochs=None, batch_size=None, lea
         split: tensorflow-datasets split syntax (see `kerascnn.data.load`).
         data_dir: tensorflow-datasets data directory.
         callbacks: Extra Keras callbacks, run after kerascnn's own.
+        report: bool, write the run report (`run_dir/report/`, `kerascnn.report`) at the end when
+            matplotlib (the `report` extra) is installed.
         **build_kwargs: Passed to `kerascnn.build` (input_shape, family options ...).
 
     Returns:
@@ -230,9 +234,11 @@ def train(model_or_name, data, *, recipe=None, epochs=None, batch_size=None, lea
 
     Raises:
         ValueError: For invalid arguments (before any training starts).
-        FileExistsError: If `run_dir` holds a finished run.
+        FileExistsError: If `run_dir` holds a finished run, or `export` names an existing
+            version directory.
     """
-    _check_arguments(epochs, batch_size, learning_rate, validation_split, seed, verbose)
+    _check_arguments(epochs, batch_size, learning_rate, validation_split, seed, verbose,
+                     jit_compile)
     started = time.time()
     # The strategy comes first: multi-worker collectives and CPU splits must be set up before
     # TensorFlow runs its first operation.
@@ -268,6 +274,7 @@ def train(model_or_name, data, *, recipe=None, epochs=None, batch_size=None, lea
                          "Received: run_dir=None")
     # Before the data loads, so that a conflicting run directory fails at once.
     run_dir, resume = rundir.resolve_run_dir(run_dir, name, config)
+    export_dir = rundir.export_target(export, name)
     write_dir = run_dir
     if cluster and not multiworker.is_chief(cluster):
         write_dir = multiworker.worker_dir(run_dir, cluster)
@@ -281,8 +288,8 @@ def train(model_or_name, data, *, recipe=None, epochs=None, batch_size=None, lea
     bundle = load(data, input_shape=input_shape, batch_size=global_batch,
                   augmentation=augmentation, verbose=0 if quiet else 1, **data_options)
     model = _build_model(model_or_name, name, bundle, input_shape, build_kwargs, policy, strategy)
-    jit = resolve_jit_compile(jit_compile, model, strategy)
     steps_per_epoch = max(1, math.ceil(bundle.train_examples / global_batch))
+    jit = resolve_jit_compile(jit_compile, model, strategy, family, epochs * steps_per_epoch)
     schedule = optim.make_schedule(recipe, rate, epochs, steps_per_epoch)
     with strategy.scope():
         optim.apply_weight_decay(model, recipe.weight_decay)
@@ -339,12 +346,12 @@ def train(model_or_name, data, *, recipe=None, epochs=None, batch_size=None, lea
 
     if guard.diverged and os.path.exists(last_path):
         model.set_weights(keras.saving.load_model(last_path, compile=False).get_weights())
-    full_history = _read_history(history_path) or history.history
+    full_history = rundir.read_history(history_path) or history.history
     metrics = {k: v[-1] for k, v in full_history.items() if v and k != "epoch"}
     trained = inference_model(model)
     export_path = None
     if export and not guard.diverged and multiworker.is_chief(cluster):
-        export_path = _export(trained, export, name, bundle.class_names, normalization)
+        export_path = rundir.export_model(trained, export_dir, bundle.class_names, normalization)
     config.update(status="diverged" if guard.diverged else "finished",
                   finished=time.strftime("%Y-%m-%dT%H:%M:%S"), final_metrics=metrics,
                   export_path=export_path, message=guard.message,
@@ -352,29 +359,7 @@ def train(model_or_name, data, *, recipe=None, epochs=None, batch_size=None, lea
     rundir.write_config(write_dir, config)
     if export_path and not quiet:
         print(f"kerascnn: exported to {export_path}", flush=True)
+    if report and multiworker.is_chief(cluster):
+        rundir.write_report(run_dir, bundle.validation, quiet)
     return TrainResult(trained, full_history, run_dir, metrics, config, export_path,
                        bool(guard.diverged), guard.message)
-
-
-def _read_history(path: str) -> dict:
-    from kerascnn.training.report import read_history
-
-    if not os.path.isfile(path):
-        return {}
-    return {k: [float(x) for x in v] for k, v in read_history(path).items()}
-
-
-def _export(model, export, name: str, class_names, normalization: str) -> str:
-    """Exports to `export` (a directory) or, for True, to the next free version under
-    `saved_models/<name>/`, so that re-running a command never clobbers an earlier export."""
-    from kerascnn.saving import DEFAULT_EXPORT_DIR, export as export_model
-
-    base = os.path.join(DEFAULT_EXPORT_DIR, name) if export is True else os.fspath(export)
-    if not os.path.basename(os.path.normpath(base)).isdigit():
-        versions = [int(d) for d in os.listdir(base) if d.isdigit()] if os.path.isdir(base) else []
-        base = os.path.join(base, str(max(versions, default=0) + 1))
-    try:
-        return export_model(model, base, class_names=class_names, normalization=normalization)
-    except FileExistsError:
-        print(f"kerascnn: not exported, {base} exists", file=sys.stderr)
-        return None

@@ -18,7 +18,8 @@ import json
 import os
 import time
 
-__all__ = ["CONFIG_FILE", "fingerprint", "read_config", "write_config", "resolve_run_dir"]
+__all__ = ["CONFIG_FILE", "fingerprint", "read_config", "write_config", "resolve_run_dir",
+           "read_history", "write_report", "export_target", "export_model"]
 
 CONFIG_FILE = "config.json"
 DEFAULT_ROOT = "runs"
@@ -107,3 +108,56 @@ def resolve_run_dir(run_dir: str | None, model_name: str, config: dict) -> tuple
         suffix += 1
         path = os.path.join(DEFAULT_ROOT, f"{model_name}-{stamp}-{suffix}")
     return path, False
+
+
+def read_history(path: str) -> dict:
+    """`history.csv` as {column: list of floats} ({} when there is none)."""
+    from kerascnn.training.report import read_history
+
+    if not os.path.isfile(path):
+        return {}
+    return {k: [float(x) for x in v] for k, v in read_history(path).items()}
+
+
+def write_report(run_dir: str, validation_data, quiet: bool) -> None:
+    """Writes the run report when matplotlib is installed; says why not otherwise."""
+    from kerascnn.training.report import report
+
+    try:
+        written = report(run_dir, data=validation_data)
+    except ImportError:
+        note = "no run report: it needs matplotlib (pip install 'kerascnn[report]')"
+    except ValueError as error:
+        note = f"no run report: {str(error).splitlines()[0]}"
+    else:
+        note = f"run report {written.html}"
+    if not quiet:
+        print(f"kerascnn: {note}", flush=True)
+
+
+def export_target(export, name: str) -> str | None:
+    """The version directory an export goes to: `export` itself when it ends in a version number,
+    else its next free version (`saved_models/<name>/` for True), so that running a command again
+    never clobbers an earlier export.
+
+    Raises:
+        FileExistsError: If `export` names a version directory that exists.
+    """
+    if not export:
+        return None
+    from kerascnn.saving import DEFAULT_EXPORT_DIR
+
+    base = os.path.join(DEFAULT_EXPORT_DIR, name) if export is True else os.fspath(export)
+    if os.path.basename(os.path.normpath(base)).isdigit():
+        if os.path.exists(base):
+            raise FileExistsError(f"The export version directory exists. Received: export={base!r}")
+        return base
+    versions = [int(d) for d in os.listdir(base) if d.isdigit()] if os.path.isdir(base) else []
+    return os.path.join(base, str(max(versions, default=0) + 1))
+
+
+def export_model(model, target: str, class_names, normalization: str) -> str:
+    """Exports `model` for serving to the version directory `target` (see `kerascnn.export`)."""
+    from kerascnn.saving import export as save_for_serving
+
+    return save_for_serving(model, target, class_names=class_names, normalization=normalization)
