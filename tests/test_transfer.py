@@ -16,6 +16,7 @@ from kerascnn.transfer import (
     GroupLearningRates,
     freeze,
     layerwise_decay,
+    linear_probe,
     replace_head,
     trainable_groups_for,
 )
@@ -257,3 +258,14 @@ def test_cli_finetune_on_an_image_folder(tmp_path, capsys):
     assert cli.main(["finetune", str(tmp_path / "pretrained.keras"), "--data",
                      str(tmp_path / "pets"), "--freeze-until", "conv9"]) == 2
     assert "conv9" in capsys.readouterr().err
+
+
+def test_linear_probe_on_stages():
+    model = kerascnn.build("lenet5", input_shape=(16, 16, 1))
+    accuracy = linear_probe(model, "digits", ["conv1", "fc4"])
+    assert list(accuracy) == ["conv1", "fc4"]
+    # Even random convolution features let a linear classifier read digits far above the 10%
+    # of chance (Jarrett et al., "What is the best multi-stage architecture...", ICCV 2009).
+    assert accuracy["conv1"] > 0.5
+    with pytest.raises(ValueError, match="validation split"):
+        linear_probe(model, "digits", ["conv1"], validation_split=0.0)

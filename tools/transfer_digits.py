@@ -25,6 +25,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import kerascnn  # noqa: E402
+from kerascnn.transfer import linear_probe  # noqa: E402
 
 INPUT_SHAPE = (32, 32, 1)
 
@@ -65,16 +66,30 @@ def few_shot_split(x, y, shots, seed):
     return (x[train], y[train] - 5), (x[test], y[test] - 5)
 
 
-def scratch(data, epochs, seed):
+def scratch(data, epochs, learning_rate, seed):
+    """The same network from fresh weights, same optimizer, rate and number of epochs."""
     keras.utils.set_random_seed(seed)
     model = kerascnn.build("lenet5", num_classes=5)
-    model.compile(keras.optimizers.SGD(0.01, momentum=0.9), "sparse_categorical_crossentropy",
+    model.compile(keras.optimizers.SGD(learning_rate, momentum=0.9),
+                  "sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     model.fit(data.train, epochs=epochs, verbose=0)
     return accuracy(model, data)
 
 
-def transfer_experiment(shots_list, seeds, head_epochs, epochs):
+def pixels_baseline(data) -> float:
+    """Logistic regression on the raw (upscaled) pixels: what the features must beat."""
+    from sklearn.linear_model import LogisticRegression
+
+    from kerascnn.transfer.probe import _arrays
+
+    x_train, y_train = _arrays(data.train)
+    x_test, y_test = _arrays(data.validation)
+    classifier = LogisticRegression(max_iter=5000).fit(x_train.reshape(len(x_train), -1), y_train)
+    return float(classifier.score(x_test.reshape(len(x_test), -1), y_test))
+
+
+def transfer_experiment(shots_list, seeds, head_epochs, epochs, learning_rate):
     x, y = digits()
     rows = []
     with tempfile.TemporaryDirectory() as workdir:
@@ -85,14 +100,14 @@ def transfer_experiment(shots_list, seeds, head_epochs, epochs):
                 train, test = few_shot_split(x, y, shots, seed)
                 data = bundle(train, test)
                 row = {"shots": shots, "seed": seed, "test_images": len(test[1])}
-                for label, freeze_until in (("linear", 0), ("fine_tune", "fc3")):
-                    tuned = kerascnn.fine_tune(pretrained, data, freeze_until=freeze_until,
-                                               head_epochs=head_epochs, epochs=epochs,
-                                               seed=seed, verbose=0)
-                    row[label] = accuracy(tuned, data)
-                budget = head_epochs + epochs
-                row["scratch"] = scratch(data, budget, seed)
-                row["scratch_long"] = scratch(data, 4 * budget, seed)
+                probes = linear_probe(pretrained, data)
+                row.update({f"linear_{group}": value for group, value in probes.items()})
+                tuned = kerascnn.fine_tune(pretrained, data, freeze_until="fc3",
+                                           head_epochs=head_epochs, epochs=epochs,
+                                           learning_rate=learning_rate, seed=seed, verbose=0)
+                row["fine_tune"] = accuracy(tuned, data)
+                row["scratch"] = scratch(data, head_epochs + epochs, learning_rate, seed)
+                row["pixels"] = pixels_baseline(data)
                 print(json.dumps(row), flush=True)
                 rows.append(row)
     return {"source_accuracy": source_accuracy, "rows": rows}
@@ -119,13 +134,24 @@ def grow_experiment(seeds):
     return rows
 
 
+COLUMNS = {
+    "fine_tune": "fine-tuned (head, then fc3+fc4 at 1/10)",
+    "scratch": "from scratch",
+    "linear_fc4": "linear on fc4 (top)",
+    "linear_fc3": "linear on fc3",
+    "linear_conv2": "linear on conv2",
+    "linear_conv1": "linear on conv1",
+    "pixels": "linear on pixels",
+}
+
+
 def summarize(transfer):
-    print(f"\n| images per class | linear classifier (head only) | fine-tune fc3+fc4 | "
-          f"scratch, same epochs | scratch, 4x epochs |\n|---|---|---|---|---|")
+    print("\n| images per class | " + " | ".join(COLUMNS.values()) + " |")
+    print("|---" * (len(COLUMNS) + 1) + "|")
     for shots in sorted({r["shots"] for r in transfer["rows"]}):
         rows = [r for r in transfer["rows"] if r["shots"] == shots]
         cells = []
-        for key in ("linear", "fine_tune", "scratch", "scratch_long"):
+        for key in COLUMNS:
             values = np.array([r[key] for r in rows])
             cells.append(f"{values.mean():.3f} ± {values.std():.3f}")
         print(f"| {shots} | " + " | ".join(cells) + " |")
@@ -133,14 +159,16 @@ def summarize(transfer):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shots", type=int, nargs="+", default=[5, 10])
+    parser.add_argument("--shots", type=int, nargs="+", default=[1, 5, 10])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--head-epochs", type=int, default=30)
     parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--learning-rate", type=float, default=0.01)
     parser.add_argument("--json", help="write the measurements here")
     args = parser.parse_args(argv)
     started = time.time()
-    transfer = transfer_experiment(args.shots, args.seeds, args.head_epochs, args.epochs)
+    transfer = transfer_experiment(args.shots, args.seeds, args.head_epochs, args.epochs,
+                                   args.learning_rate)
     grown = grow_experiment(args.seeds)
     summarize(transfer)
     losses = {k: np.mean([r[k] for r in grown]) for k in grown[0] if k != "seed"}

@@ -12,10 +12,12 @@ from kerascnn.transfer.freezing import (
 )
 from kerascnn.transfer.growing import GrowReport, grow
 from kerascnn.transfer.optimizers import GroupLearningRates, layerwise_decay
+from kerascnn.transfer.probe import linear_probe
 
 __all__ = [
     "fine_tune",
     "features",
+    "linear_probe",
     "advise",
     "Plan",
     "grow",
