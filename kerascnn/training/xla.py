@@ -70,7 +70,7 @@ def resolve_jit_compile(jit_compile, model: keras.Model, strategy,
     return CPU_DEFAULTS.get(family, False) and long_enough
 
 
-def measure(name: str, batch_size: int = 32, steps: int = 20, repeats: int = 3) -> dict:
+def measure(name: str, batch_size: int = 32, steps: int = 100, repeats: int = 3) -> dict:
     """Training images per second of `fit` for a registered model, without and with XLA.
 
     Runs alternate between the two settings and the median of `repeats` is reported.
