@@ -18,12 +18,13 @@ import keras
 from kerascnn.training.optim import current_learning_rate
 
 __all__ = ["DivergenceGuard", "AtomicCheckpoint", "ResumableBackup", "LearningRateLogger",
-           "MainOutputLogs", "trim_history", "best_so_far"]
+           "MainOutputLogs", "resumed_epoch", "trim_history", "best_so_far"]
 
 
-class DivergenceGuard(keras.callbacks.Callback):
-    """Stops training at the first batch whose loss is NaN or infinite (like `TerminateOnNaN`),
-    and says so in one clear message.
+class DivergenceGuard(keras.callbacks.TerminateOnNaN):
+    """Keras's `TerminateOnNaN`, which stops training at the first batch whose loss is NaN or
+    infinite, with one clear message naming the last good checkpoint, and a flag that keeps the
+    other callbacks from saving the diverged weights.
 
     Attributes:
         diverged: False, or a dict with the epoch and batch where the loss diverged.
@@ -45,7 +46,7 @@ class DivergenceGuard(keras.callbacks.Callback):
         if not self.diverged:
             self._last_good_epoch = epoch + 1
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is None or self.diverged:
             return
@@ -129,12 +130,6 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         with open(self._training_metadata_path + ".partial", "w") as handle:
             json.dump({"epoch": self._current_epoch, "batch": self._last_batch_seen}, handle)
         os.replace(self._training_metadata_path + ".partial", self._training_metadata_path)
-
-    def on_train_end(self, logs=None):
-        # A diverged run keeps its backup: running the command again (with a lower learning rate
-        # in the config) resumes from the last good epoch.
-        if not self.guard.diverged:
-            super().on_train_end(logs)
 
 
 class LearningRateLogger(keras.callbacks.Callback):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import sys
 import time
 
 import keras
@@ -285,6 +286,8 @@ def train(model_or_name, data, *, recipe=None, epochs=None, batch_size=None, lea
 
     keras.utils.set_random_seed(seed)
     quiet = verbose == 0
+    if verbose == "auto":  # Progress bars on a terminal, one line per epoch in a log file.
+        verbose = 1 if sys.stdout.isatty() else 2
     bundle = load(data, input_shape=input_shape, batch_size=global_batch,
                   augmentation=augmentation, verbose=0 if quiet else 1, **data_options)
     model = _build_model(model_or_name, name, bundle, input_shape, build_kwargs, policy, strategy)
