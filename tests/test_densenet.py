@@ -16,8 +16,13 @@ def _conv_and_fc_layers(summary) -> int:
     return sum(row.type in ("Conv2D", "Dense") for row in summary.rows)
 
 
-def test_imagenet_figures():
-    models = {name: kerascnn.build(name) for name in IMAGENET}
+@pytest.fixture(scope="module")
+def densenet121():
+    return kerascnn.build("densenet121")
+
+
+def test_imagenet_figures(densenet121):
+    models = {name: kerascnn.build(name) for name in IMAGENET[1:]} | {"densenet121": densenet121}
     summaries = {name: kerascnn.summary(m, print_fn=None) for name, m in models.items()}
     # torchvision.models DenseNet*_Weights meta: "num_params", and "_ops" (GFLOPS, counted as
     # multiply-accumulates at 224x224).
@@ -53,18 +58,30 @@ def test_imagenet_figures():
 
 
 def _randomize(model, seed=0):
-    # Random values everywhere, moving variances kept positive, so that every variable matters.
+    # Every variable random (moving means included, so a misplaced statistic shows), kernels
+    # scaled by their fan-in so that activations stay of order one through the whole network.
     rng = np.random.default_rng(seed)
     values = []
     for variable in model.weights:
-        value = rng.normal(0.0, 0.1, size=variable.shape).astype("float32")
-        values.append(np.abs(value) + 0.5 if "moving_variance" in variable.path else value)
+        kind, shape = variable.path.rsplit("/", 1)[-1], tuple(variable.shape)
+        if kind in ("gamma", "moving_variance"):
+            values.append(rng.uniform(0.5, 1.5, shape))
+        elif len(shape) > 1:
+            values.append(rng.normal(0, 1, shape) / np.sqrt(np.prod(shape[:-1])))
+        else:
+            values.append(rng.normal(0, 0.1, shape))
     model.set_weights(values)
 
 
-def test_densenet121_takes_keras_applications_weights(tmp_path):
-    reference = keras.applications.DenseNet121(weights=None, input_shape=(32, 32, 3))
-    model = kerascnn.build("densenet121", input_shape=(32, 32, 3))
+def _outputs(model, feature_layer, x):
+    # The pooled features as well as the softmax: a wrong weight shows in the features at once.
+    features = keras.Model(model.input, model.get_layer(feature_layer).output)
+    return np.asarray(features(x, training=False)), np.asarray(model(x, training=False))
+
+
+def test_densenet121_takes_keras_applications_weights(densenet121, tmp_path):
+    reference = keras.applications.DenseNet121(weights=None)
+    model = densenet121
     assert [tuple(v.shape) for v in model.weights] == [tuple(v.shape) for v in reference.weights]
     # Same layer names in the same order, except the final batch norm, named after its group.
     theirs = [layer.name for layer in reference.layers if layer.weights]
@@ -72,15 +89,19 @@ def test_densenet121_takes_keras_applications_weights(tmp_path):
     assert ours == [{"bn": "conv5_bn"}.get(n, n) for n in theirs]
     _randomize(reference)
     model.set_weights(reference.get_weights())
-    x = np.random.default_rng(1).uniform(size=(2, 32, 32, 3)).astype("float32")
-    expected = np.asarray(reference(x, training=False))
-    np.testing.assert_allclose(np.asarray(model(x, training=False)), expected, rtol=0, atol=1e-4)
+    # One image at 224x224, the size the shared full-size model was built for.
+    x = np.random.default_rng(1).uniform(size=(1, 224, 224, 3)).astype("float32")
+    expected = _outputs(reference, "avg_pool", x)
+    assert np.std(expected[0]) > 1e-2  # features that depend on the weights
+    for ours, theirs in zip(_outputs(model, "head_avg_pool", x), expected):
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-4)
     # A weights file keras.applications writes loads unchanged.
     path = tmp_path / "densenet121.weights.h5"
     reference.save_weights(path)
     _randomize(model, seed=2)
     model.load_weights(path)
-    np.testing.assert_allclose(np.asarray(model(x, training=False)), expected, rtol=0, atol=1e-4)
+    for ours, theirs in zip(_outputs(model, "head_avg_pool", x), expected):
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-4)
 
 
 def test_cifar_forms_match_table2():

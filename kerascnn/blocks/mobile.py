@@ -53,4 +53,5 @@ def depthwise_separable(
     )(x)
     x = keras.layers.BatchNormalization(epsilon=bn_epsilon, name=f"{name}_dw_bn")(x)
     x = keras.layers.Activation(activation, name=f"{name}_dw_relu")(x)
-    return conv_bn_act(x, filters, 1, activation=activation, bn_epsilon=bn_epsilon, name=f"{name}_pw")
+    return conv_bn_act(x, filters, 1, activation=activation, bn_epsilon=bn_epsilon,
+                       name=f"{name}_pw")

@@ -32,10 +32,10 @@ def _check_divisible(channels, groups: int, name: str, layer: str) -> None:
 class ChannelShuffle(keras.layers.Layer):
     """Shuffles channels across `groups` so that stacked group convolutions exchange information.
 
-    As the ShuffleNet paper describes it: reshape the channel dimension into `(groups, n)`, transpose
-    it to `(n, groups)`, and flatten it back. Output channel `i * groups + j` is input channel
-    `j * n + i`, the order torchvision's `channel_shuffle` produces. Works on `channels_last`
-    tensors of any rank >= 2 and on unknown spatial sizes.
+    As the ShuffleNet paper describes it: reshape the channel dimension into `(groups, n)`,
+    transpose it to `(n, groups)`, and flatten it back. Output channel `i * groups + j` is input
+    channel `j * n + i`, the order torchvision's `channel_shuffle` produces. Works on
+    `channels_last` tensors of any rank >= 2 and on unknown spatial sizes.
 
     Args:
         groups: Number of groups `g` (>= 1); the channel count must be divisible by it.
@@ -70,7 +70,7 @@ class ChannelShuffle(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="kerascnn")
 class ChannelSplit(keras.layers.Layer):
-    """Splits the channels into `num_splits` equal, contiguous parts (ShuffleNet v2's channel split).
+    """Splits the channels into `num_splits` equal, contiguous parts (ShuffleNet v2's split).
 
     The first part is the first `C / num_splits` channels, as `torch.chunk` gives them, so weights
     laid out for torchvision's ShuffleNet v2 see the same channels.

@@ -33,13 +33,14 @@ def _validate(depth, growth_rate, bottleneck, compression, stem, dropout_rate):
     ):
         form = "6n + 4 (with bottleneck)" if bottleneck else "3n + 4 (without bottleneck)"
         raise ValueError(
-            f"depth of a CIFAR DenseNet must be {form} for an integer n >= 1. Received: depth={depth!r}"
+            f"depth of a CIFAR DenseNet must be {form} for an integer n >= 1. "
+            f"Received: depth={depth!r}"
         )
 
 
 def _stem(x, spec_: spec.DenseNetSpec):
     if spec_.stem == "cifar":
-        # The CIFAR networks start with a bare 3x3 convolution: every dense layer begins with BN-ReLU.
+        # The CIFAR networks start with a bare 3x3 convolution: dense layers begin with BN-ReLU.
         return keras.layers.Conv2D(
             spec_.initial_features, 3, padding="same", use_bias=False,
             kernel_initializer=dense.CONV_INITIALIZER, name="conv1_conv",
@@ -145,7 +146,8 @@ def densenet(
     for stage, layers in enumerate(arch.blocks, start=2):
         x = dense.dense_block(x, layers, arch.growth_rate, name=f"conv{stage}", **options)
         if stage < last:
-            x = dense.transition(x, arch.compression, dropout_rate=dropout_rate, name=f"pool{stage}")
+            x = dense.transition(x, arch.compression, dropout_rate=dropout_rate,
+                                 name=f"pool{stage}")
     x = dense.bn_relu(x, f"conv{last}")
     x = classifier_head(x, include_top=include_top, pooling=pooling, num_classes=num_classes,
                         classifier_activation=classifier_activation)

@@ -35,7 +35,7 @@ def _validate(alpha, depth_multiplier, dropout_rate, activation):
 
 def _top(x, num_classes, dropout_rate, classifier_activation):
     # keras.applications' classifier: a 1x1 convolution on the pooled 1x1 map. It computes the
-    # paper's fully connected layer, and its (1, 1, C, classes) kernel is what the weight files hold.
+    # paper's fully connected layer, and its (1, 1, C, classes) kernel is what weight files hold.
     x = keras.layers.GlobalAveragePooling2D(keepdims=True, name="head_avg_pool")(x)
     if dropout_rate:
         x = keras.layers.Dropout(dropout_rate, name="head_dropout")(x)
@@ -77,7 +77,8 @@ def mobilenet(
     where the paper writes ReLU (`activation="relu"` gives the paper's); the classifier is a 1x1
     convolution on the pooled features, equal to the paper's fully connected layer; dropout 0.001
     before it, as TF-slim and keras.applications; stride-2 depthwise convolutions pad one row and
-    column at the bottom and right (TF "SAME" on even sizes; keras.applications' layout on odd ones).
+    column at the bottom and right (TF "SAME" on even sizes; keras.applications' layout on odd
+    ones).
 
     Args:
         num_classes: Classes of the classifier (default 1000).

@@ -47,7 +47,6 @@ def _v2_unit(x, filters, *, first, authors_layout, **options):
     return shufflenet_v2_unit(x, filters, left_filters=left, bn_epsilon=spec.BN_EPSILON, **options)
 
 
-
 @register_model("shufflenet_g1", family="shufflenet", input_shape=(224, 224, 3), groups=1)
 @register_model("shufflenet_g2", family="shufflenet", input_shape=(224, 224, 3), groups=2)
 @register_model("shufflenet_g3", family="shufflenet", input_shape=(224, 224, 3), groups=3)
@@ -69,8 +68,8 @@ def shufflenet(
     `kerascnn.blocks.shuffle.shufflenet_unit`) with 144/200/240/272/384 Stage-2 maps for
     g = 1/2/3/4/8, doubling per stage; global average pooling and the classifier. At 1x and 224x224
     the multiply-adds are Table 1's 143/140/137/133/137 M. `scale` s multiplies every width
-    ("ShuffleNet s x", Table 2: 0.5x is 38 MFLOPs and 0.25x 13 MFLOPs for g = 3), rounded so that the
-    groups divide (see `kerascnn.specs.shufflenet.v1_channels`).
+    ("ShuffleNet s x", Table 2: 0.5x is 38 MFLOPs and 0.25x 13 MFLOPs for g = 3), rounded so that
+    the groups divide (see `kerascnn.specs.shufflenet.v1_channels`).
 
     Layer names: `conv1_*` (stem), `stage2` ... `stage4` (`stage3_unit2_gconv1_conv`), the head.
 

@@ -66,7 +66,8 @@ class DenseNetSpec:
 def imagenet_spec(depth: int, growth_rate: int | None = None) -> DenseNetSpec:
     """The ImageNet DenseNet-BC of Table 1 with `depth` layers (121, 161, 169, 201 or 264)."""
     blocks, default_growth, initial = IMAGENET[depth]
-    return DenseNetSpec(blocks, growth_rate or default_growth, initial, True, COMPRESSION, "imagenet")
+    growth_rate = growth_rate or default_growth
+    return DenseNetSpec(blocks, growth_rate, initial, True, COMPRESSION, "imagenet")
 
 
 def cifar_layers_per_block(depth: int, bottleneck: bool) -> int | None:
