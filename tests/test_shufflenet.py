@@ -32,6 +32,23 @@ def test_channel_shuffle_is_the_papers_reshape_transpose_flatten():
         ChannelShuffle(0)
 
 
+def test_shuffle_layers_save_and_export_with_unknown_sizes(tmp_path):
+    import tensorflow as tf
+
+    inputs = keras.Input((None, None, 12))
+    left, right = ChannelSplit(2, name="unit_split")(inputs)
+    joined = keras.layers.Concatenate(name="unit_concat")([right, left])
+    model = keras.Model(inputs, ChannelShuffle(3, name="unit_shuffle")(joined))
+    x = np.random.default_rng(0).normal(size=(2, 5, 3, 12)).astype("float32")
+    expected = np.asarray(model(x))
+    model.save(tmp_path / "shuffle.keras")
+    reloaded = keras.saving.load_model(tmp_path / "shuffle.keras", safe_mode=True)
+    np.testing.assert_array_equal(np.asarray(reloaded(x)), expected)
+    model.export(tmp_path / "saved", verbose=False)
+    served = tf.saved_model.load(str(tmp_path / "saved")).serve(x)
+    np.testing.assert_array_equal(np.asarray(served), expected)
+
+
 def _macs_without_classifier(summary) -> float:
     return (summary.total_macs - summary["predictions"].macs) / 1e6
 

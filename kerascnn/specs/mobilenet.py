@@ -26,7 +26,3 @@ BN_EPSILON = 1e-3
 # The official TF-slim classifier keeps 0.999 of the pooled features (dropout rate 0.001), as
 # keras.applications does.
 DROPOUT_RATE = 1e-3
-
-# Table 6 and 7 configurations: width multipliers and input resolutions with published weights.
-ALPHAS = (0.25, 0.5, 0.75, 1.0)
-RESOLUTIONS = (128, 160, 192, 224)

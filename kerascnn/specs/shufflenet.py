@@ -28,9 +28,6 @@ V1_STAGE2_CHANNELS = {1: 144, 2: 200, 3: 240, 4: 272, 8: 384}
 # "we set the number of bottleneck channels to 1/4 of the output channels for each ShuffleNet unit".
 V1_BOTTLENECK_RATIO = 4
 
-# ShuffleNet s x: "scaling the number of filters in ShuffleNet 1x by s times". Table 2 uses these.
-V1_SCALES = (0.25, 0.5, 1.0, 1.5, 2.0)
-
 # The official code's narrowest stem (at 0.5x); the paper does not say how the stem scales.
 V1_MIN_STEM_CHANNELS = 12
 
