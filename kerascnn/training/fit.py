@@ -148,17 +148,23 @@ def _build_model(model_or_name, name: str, bundle, input_shape, build_kwargs, po
         keras.config.set_dtype_policy(previous)
 
 
+def _outputs_logits(model) -> bool:
+    """True unless the output layer applies a softmax (models built with
+    `classifier_activation=None` give logits)."""
+    layer = model.get_layer(model.output_names[0]) if model.output_names else model.layers[-1]
+    if isinstance(layer, keras.layers.Softmax):
+        return False
+    return getattr(getattr(layer, "activation", None), "__name__", "") != "softmax"
+
+
 def _compile(model, recipe: Recipe, schedule, num_classes: int, jit_compile) -> list[str]:
     """Compiles with the recipe's optimizer; returns the loss-carrying output names."""
-    from kerascnn.data.evaluation import _outputs_probabilities
-
     names = list(model.output_names)
     accuracy = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
     if num_classes > 5:
         accuracy.append(keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5_accuracy"))
     if len(names) == 1:
-        from_logits = not _outputs_probabilities(model)
-        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=_outputs_logits(model))
         model.compile(optimizer=optim.make_optimizer(recipe, schedule), loss=loss,
                       metrics=accuracy, jit_compile=jit_compile)
         return names
