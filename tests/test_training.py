@@ -33,7 +33,8 @@ def test_train_writes_the_run_directory_and_evaluate_agrees(tmp_path):
     with open(os.path.join(run_dir, "history.csv")) as handle:
         header = handle.readline().strip().split(",")
         rows = handle.read().strip().splitlines()
-    assert {"epoch", "loss", "accuracy", "val_accuracy", "top5_accuracy", "learning_rate"} <= set(header)
+    assert {"epoch", "loss", "accuracy", "val_accuracy", "top5_accuracy",
+            "learning_rate"} <= set(header)
     assert len(rows) == 2 and result.history["val_accuracy"] == pytest.approx(
         [float(r.split(",")[header.index("val_accuracy")]) for r in rows])
     # The learning rate is the lenet recipe's 0.05 at batch 32, scaled to batch 64.
@@ -57,7 +58,7 @@ def test_train_writes_the_run_directory_and_evaluate_agrees(tmp_path):
 
 
 class _PoisonAfterFirstEpoch(keras.callbacks.Callback):
-    """Sets every weight to NaN after epoch 1 (after kerascnn's checkpoints), so epoch 2 diverges."""
+    """Sets every weight to NaN after epoch 1 (after kerascnn's checkpoints): epoch 2 diverges."""
 
     def on_epoch_end(self, epoch, logs=None):
         if epoch == 0:
@@ -98,7 +99,8 @@ def test_auxiliary_classifiers_weigh_three_tenths(tmp_path):
     result = kerascnn.train(model, "digits", recipe=recipe, run_dir=str(tmp_path / "run"),
                             **{k: v for k, v in SMALL.items() if k != "input_shape"})
     # Szegedy et al. 2015, section 5: the auxiliary losses are "added to the total loss of the
-    # network with a discount weight (the losses of the auxiliary classifiers were weighted by 0.3)".
+    # network with a discount weight (the losses of the auxiliary classifiers were weighted by
+    # 0.3)".
     history = result.history
     total = [m + 0.3 * (a + b) for m, a, b in zip(
         history["predictions_loss"], history["aux1_predictions_loss"],

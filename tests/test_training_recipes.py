@@ -26,7 +26,8 @@ def test_paper_numbers():
         128, 0.9, 0.0005, 0.01)
     # Simonyan & Zisserman 2015, section 3.1: batch 256, weight decay 5e-4, rate 0.01, 74 epochs.
     vgg = RECIPES["vgg"]
-    assert (vgg.batch_size, vgg.weight_decay, vgg.learning_rate, vgg.epochs) == (256, 5e-4, 0.01, 74)
+    assert (vgg.batch_size, vgg.weight_decay, vgg.learning_rate, vgg.epochs) == (
+        256, 5e-4, 0.01, 74)
     # Szegedy et al. 2015, sections 5-6: rate down 4% every 8 epochs; auxiliary losses weigh 0.3.
     googlenet = RECIPES["googlenet"]
     assert (googlenet.gamma, googlenet.decay_every, googlenet.aux_loss_weights) == (
@@ -49,7 +50,8 @@ def test_recipe_lookup():
     assert recipe_for("densenet", (224, 224, 3)).name == "densenet_imagenet"
     assert recipe_for("lenet", (32, 32, 1)).name == "lenet"
     assert recipe_for(None).name == "lenet"
-    with pytest.raises(ValueError, match=r"Received: recipe='resnet_cifa'.*Did you mean: resnet_cifar"):
+    with pytest.raises(ValueError,
+                       match=r"Received: recipe='resnet_cifa'.*Did you mean: resnet_cifar"):
         get_recipe("resnet_cifa")
 
 
@@ -72,7 +74,7 @@ def test_step_schedule_follows_and_stretches_the_milestones():
 
 
 def test_lenet_schedule_uses_the_papers_ratios():
-    # LeCun et al. 1998, section V.A: 0.0005, 0.0002, 0.0001, 0.00005, 0.00001 after passes 2, 5,
+    # LeCun et al. 1998, section III.B: 0.0005, 0.0002, 0.0001, 0.00005, 0.00001 after passes 2, 5,
     # 8 and 12, i.e. 1 : 0.4 : 0.2 : 0.1 : 0.02 of the first rate.
     schedule = optim.make_schedule(RECIPES["lenet"], 1.0, epochs=20, steps_per_epoch=10)
     rates = [float(schedule(epoch * 10 + 5)) for epoch in (0, 3, 6, 9, 15)]

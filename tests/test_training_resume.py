@@ -1,4 +1,4 @@
-"""A run killed with SIGKILL resumes from its last finished epoch when the same command runs again."""
+"""A run killed with SIGKILL resumes from its last finished epoch when the command runs again."""
 
 import csv
 import json

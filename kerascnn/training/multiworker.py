@@ -157,7 +157,7 @@ def worker_dir(run_dir: str, config: dict | None = None) -> str:
 
 
 class SyncReplicaVariables(keras.callbacks.Callback):
-    """Averages the replicas' unsynchronized variables (BatchNorm moving statistics) across replicas.
+    """Averages the replicas' unsynchronized variables (BatchNorm moving statistics) over them.
 
     Runs before each validation pass, at each epoch's end and when training ends; place it before
     any checkpointing callback. A no-op outside a multi-replica strategy.
