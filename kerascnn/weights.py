@@ -324,14 +324,16 @@ def _load_file(model: keras.Model, entry, path: str, common: dict, *, published:
             reference = _reference(application, readable, model, common)
         except Exception as error:  # noqa: BLE001  (Keras raises several types for a misfit)
             if published:
-                raise ValueError(f"as a keras.applications.{application} file: {error}") from error
+                raise ValueError(
+                    f"as a keras.applications.{application} file: {_brief(error)}"
+                ) from error
             # Not a keras.applications file: perhaps one kerascnn wrote for this model.
             try:
                 _quiet_load(model, readable)
             except Exception as own_error:  # noqa: BLE001
                 raise ValueError(
-                    f"as a keras.applications.{application} file: {error}; as a file of this "
-                    f"model: {own_error}"
+                    f"as a keras.applications.{application} file: {_brief(error)}; as a file "
+                    f"of this model: {_brief(own_error)}"
                 ) from own_error
             return
         transfer(reference, model)
@@ -351,19 +353,24 @@ def load_into(model: keras.Model, entry, weights: str, common: dict) -> None:
         ValueError: If the source cannot serve the requested head or input, cannot be fetched, or
             the file does not fit the model.
     """
+    if weights in entry.weights or weights in SOURCES.get(entry.name, {}):
+        path, published = fetch(select_source(entry.name, weights, model, common)), True
+    else:
+        path, published = weights, False
     try:
-        if weights in entry.weights or weights in SOURCES.get(entry.name, {}):
-            source = select_source(entry.name, weights, model, common)
-            _load_file(model, entry, fetch(source), common, published=True)
-        else:
-            _load_file(model, entry, weights, common, published=False)
-    except (ValueError, KeyError, OSError) as error:
-        if isinstance(error, ValueError) and "Received:" in str(error):
-            raise
+        _load_file(model, entry, path, common, published=published)
+    except Exception as error:  # noqa: BLE001  (Keras and h5py raise several types for a misfit)
         raise ValueError(
-            f"The weights file does not fit {entry.name!r} as built ({error}). "
+            f"The weights file does not fit {entry.name!r} as built ({_brief(error)}). "
             f"Received: weights={weights!r}"
         ) from error
+
+
+def _brief(error: Exception) -> str:
+    # Keras' loading errors can print whole variables; the first lines say what went wrong.
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    text = " ".join(lines[:2])
+    return text if len(text) <= 400 else text[:400] + " ..."
 
 
 def _check_outputs(reference: keras.Model, model: keras.Model, application: str) -> None:

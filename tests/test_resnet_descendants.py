@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import kerascnn
 from conftest import build_shapes, trainable_count
@@ -112,6 +113,26 @@ def test_drop_path_model_round_trip(tmp_path):
     path = tmp_path / "resnet20.keras"
     model.save(path)
     reloaded = keras.saving.load_model(path, safe_mode=True)
-    np.testing.assert_array_equal(reloaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    expected = keras.ops.convert_to_numpy(model(x))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(reloaded(x)), expected)
+    model.export(tmp_path / "export", verbose=False)
+    exported = tf.saved_model.load(str(tmp_path / "export"))  # keep it: it owns the variables
+    np.testing.assert_allclose(exported.serve(x).numpy(), expected, atol=1e-6)
     with pytest.raises(ValueError, match="Received: drop_path_rate=0.1"):
         kerascnn.build("plain20", drop_path_rate=0.1)
+
+
+def test_grouped_bottleneck_exports(tmp_path):
+    from kerascnn.blocks.residual import bottleneck_block
+
+    # TensorFlow runs grouped convolutions on CPU through XLA; the export must serve them too.
+    inputs = keras.Input((8, 8, 64))
+    outputs = bottleneck_block(inputs, 64, 2, groups=32, width=128, stride_at="3x3",
+                               name="conv2_block1")
+    model = keras.Model(inputs, outputs)
+    x = np.random.default_rng(0).uniform(size=(2, 8, 8, 64)).astype("float32")
+    model.export(tmp_path / "export", verbose=False)
+    exported = tf.saved_model.load(str(tmp_path / "export"))
+    served = exported.serve(x)
+    assert served.shape == (2, 4, 4, 256)
+    np.testing.assert_allclose(served.numpy(), keras.ops.convert_to_numpy(model(x)), atol=1e-5)
