@@ -81,7 +81,7 @@ def test_grown_network_starts_from_a_lower_loss_on_digits():
     r20.compile(keras.optimizers.SGD(0.05, momentum=0.9), "sparse_categorical_crossentropy")
     r20.fit(x[:640], y[:640], epochs=1, batch_size=64, verbose=0)
     loss = keras.losses.SparseCategoricalCrossentropy()
-    held_out_x, held_out_y = x[1500:], y[1500:]
+    held_out_x, held_out_y = x[1500:], y[1500:]  # 297 images never seen in training.
     grown = kerascnn.grow(r20, "resnet32", verbose=0)
     fresh = kerascnn.build("resnet32", num_classes=10, input_shape=(8, 8, 1))
     # The loss the first training step sees (batch statistics, as in training).

@@ -54,7 +54,7 @@ def accuracy(model, data) -> float:
 def pretrain(x, y, workdir):
     source = (x[y < 5], y[y < 5])
     result = kerascnn.train("lenet5", source, epochs=20, run_dir=os.path.join(workdir, "pretrain"),
-                            jit_compile=False, verbose=0, num_classes=5)
+                            jit_compile=False, verbose=0, report=False, num_classes=5)
     return result.model, result.metrics.get("val_accuracy")
 
 

@@ -266,7 +266,8 @@ def tune(name: str, data, *, tuner: str = "random", max_trials: int = 10, epochs
     from kerascnn.training.rundir import fingerprint
 
     _write(run_dir, {**config, "fingerprint": fingerprint(config), "status": "running"})
-    train_kwargs = {"seed": seed, "jit_compile": jit_compile, "verbose": verbose}
+    # No per-trial report (matplotlib figures): it would cost more than a short trial trains.
+    train_kwargs = {"seed": seed, "jit_compile": jit_compile, "verbose": verbose, "report": False}
     if batch_size is not None:
         train_kwargs["batch_size"] = batch_size
     hypermodel = FamilyHyperModel(name, bundle.num_classes, input_shape, space, data, epochs,
