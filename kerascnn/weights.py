@@ -312,7 +312,14 @@ def _reference(application: str, path: str, model: keras.Model, common: dict):
 def _load_file(model: keras.Model, entry, path: str, common: dict, *, published: bool) -> None:
     if path.endswith(".keras"):
         source = keras.saving.load_model(path, compile=False)
-        model.set_weights(source.get_weights())
+        try:
+            model.set_weights(source.get_weights())
+        except ValueError:
+            # Another layout of the same network (a saved keras.applications model).
+            transfer(source, model)
+            if (source.input_shape, source.output_shape) == (model.input_shape,
+                                                              model.output_shape):
+                _check_outputs(source, model, source.name)
         return
     application = APPLICATIONS.get(entry.name)
     with tempfile.TemporaryDirectory() as scratch:
@@ -337,7 +344,7 @@ def _load_file(model: keras.Model, entry, path: str, common: dict, *, published:
                 ) from own_error
             return
         transfer(reference, model)
-        _check_outputs(reference, model, application)
+        _check_outputs(reference, model, f"keras.applications.{application}")
 
 
 def load_into(model: keras.Model, entry, weights: str, common: dict) -> None:
@@ -373,7 +380,7 @@ def _brief(error: Exception) -> str:
     return text if len(text) <= 400 else text[:400] + " ..."
 
 
-def _check_outputs(reference: keras.Model, model: keras.Model, application: str) -> None:
+def _check_outputs(reference: keras.Model, model: keras.Model, reference_name: str) -> None:
     """Both models must compute the same function on a random input: the largest difference at
     most 1e-4 of the largest output (and of 1), else the model was built with other options."""
     shape = tuple(d if d is not None else 96 for d in model.input_shape[1:])
@@ -381,11 +388,11 @@ def _check_outputs(reference: keras.Model, model: keras.Model, application: str)
     expected = keras.ops.convert_to_numpy(reference(x, training=False))
     actual = keras.ops.convert_to_numpy(model(x, training=False))
     if expected.shape != actual.shape:
-        raise ValueError(f"outputs of shape {actual.shape}, keras.applications {expected.shape}")
+        raise ValueError(f"outputs of shape {actual.shape}, {reference_name}'s {expected.shape}")
     difference = float(np.max(np.abs(expected - actual)))
     if difference > 1e-4 * max(1.0, float(np.max(np.abs(expected)))):
         raise ValueError(
-            f"with the weights loaded, the model computes other outputs than "
-            f"keras.applications.{application} (max abs difference {difference:.3g}): the model "
-            f"was built with options its layout does not share"
+            f"with the weights loaded, the model computes other outputs than {reference_name} "
+            f"(max abs difference {difference:.3g}): the model was built with options its "
+            f"layout does not share"
         )
