@@ -47,6 +47,8 @@ def _version_dir(model_name: str, path) -> str:
 
 def _output_is_probability(model: keras.Model) -> bool:
     layer = model.get_layer(model.outputs[0]._keras_history.operation.name)
+    if isinstance(layer, keras.layers.Softmax):
+        return True
     activation = getattr(layer, "activation", None)
     names = ("softmax", "sigmoid")
     return getattr(activation, "__name__", str(activation)) in names

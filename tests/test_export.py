@@ -180,3 +180,16 @@ def test_load_round_trip_and_refuses_lambda(tmp_path):
     np.testing.assert_allclose(trusted(np.ones((1, 3), "float32")), [[2.0, 2.0, 2.0]])
     with pytest.raises(FileNotFoundError):
         kerascnn.load(tmp_path / "missing.keras")
+
+
+def test_logits_get_a_softmax_and_probabilities_do_not(tmp_path):
+    logits = kerascnn.build("mlp", num_classes=3, input_shape=(4,), hidden_units=(5,),
+                            classifier_activation=None)
+    inputs = keras.Input((4,))
+    softmaxed = keras.Model(inputs, keras.layers.Softmax()(logits(inputs)))
+    x = np.random.default_rng(5).normal(size=(2, 4)).astype("float32")
+    expected = tf.nn.softmax(logits(x)).numpy()
+    for i, model in enumerate((logits, softmaxed)):
+        served = tf.saved_model.load(kerascnn.export(model, tmp_path / str(i)))
+        out = served.signatures["serving_default"](inputs=x)["probabilities"].numpy()
+        np.testing.assert_allclose(out, expected, atol=1e-6)
