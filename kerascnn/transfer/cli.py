@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 
 __all__ = ["add_commands"]
@@ -23,6 +24,9 @@ def _run_export(args: argparse.Namespace) -> int:
     from kerascnn.saving import export, load_source
 
     model, info = load_source(args.source)
+    if not os.path.exists(args.source):
+        print(f"note: {args.source} is a model name: exporting it with freshly initialized weights",
+              file=sys.stderr)
     class_names = _class_names(args.class_names) or info.get("class_names")
     normalization = args.normalization or info.get("normalization") or "unit"
     path = export(model, args.out, class_names=class_names, normalization=normalization,

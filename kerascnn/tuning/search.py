@@ -52,14 +52,15 @@ def augmentation_for(strength: float):
     ]
 
 
-def _declare(hp, knob: str, spec):
+def _declare(hp, knob: str, spec, default=None):
     kind = spec[0]
     if kind == "int":
         return hp.Int(knob, spec[1], spec[2])
     if kind == "float":
         return hp.Float(knob, spec[1], spec[2], sampling=spec[3])
     if kind == "choice":
-        return hp.Choice(knob, list(spec[1]))
+        values = list(spec[1])
+        return hp.Choice(knob, values, default=default if default in values else None)
     if kind == "bool":
         return hp.Boolean(knob)
     return hp.Fixed(knob, spec[1])
@@ -94,7 +95,9 @@ class FamilyHyperModel(kt.HyperModel):
     def build(self, hp) -> keras.Model:
         from kerascnn.registry import build
 
-        values = {knob: _declare(hp, knob, spec) for knob, spec in self.space.items()}
+        # The model the search was asked about is the variants' default (keras-tuner's first trial).
+        values = {knob: _declare(hp, knob, spec, self.model_name if knob == "variant" else None)
+                  for knob, spec in self.space.items()}
         name = values.get("variant") or self.model_name
         return build(name, num_classes=self.num_classes, input_shape=self.input_shape,
                      **builder_options(self.family, values))
@@ -251,6 +254,10 @@ def tune(name: str, data, *, tuner: str = "random", max_trials: int = 10, epochs
     validation.check_positive_int(max_trials, "max_trials")
     validation.check_positive_int(epochs, "epochs")
     space = space_for(entry.family, search_space, entry.builder)
+    variants = space.get("variant")
+    if variants and variants[0] == "choice" and name not in variants[1] and \
+            "variant" not in (search_space or {}):
+        space["variant"] = ("choice", (name, *variants[1]))  # Never search around the asked model.
     input_shape = tuple(input_shape or entry.default_input_shape)
     if len(input_shape) != 3:  # Flat-input families (MLP) train on images they flatten.
         from kerascnn.training.fit import _flat_as_image
