@@ -137,12 +137,14 @@ def cifar_preact_network(
                  classifier_activation=classifier_activation, inputs=inputs, name=name)
 
 
-@register_model("preact_resnet110", family="preact_resnet", input_shape=_CIFAR, num_classes=10,
-                depth=110, bottleneck=False)
-@register_model("preact_resnet164", family="preact_resnet", input_shape=_CIFAR, num_classes=10,
-                depth=164, bottleneck=True)
-@register_model("preact_resnet1001", family="preact_resnet", input_shape=_CIFAR,
-                num_classes=10, depth=1001, bottleneck=True)
+def _register_cifar(builder):
+    for depth, bottleneck in spec.PREACT_CIFAR.items():
+        register_model(f"preact_resnet{depth}", family="preact_resnet", input_shape=_CIFAR,
+                       num_classes=10, depth=depth, bottleneck=bottleneck)(builder)
+    return builder
+
+
+@_register_cifar
 def preact_resnet_cifar(
     num_classes: int = 10,
     input_shape: tuple = _CIFAR,
