@@ -78,7 +78,8 @@ def test_grown_network_starts_from_a_lower_loss_on_digits():
     x = (digits.images / 16.0).astype("float32")[..., None]
     y = digits.target
     r20 = kerascnn.build("resnet20", num_classes=10, input_shape=(8, 8, 1))
-    r20.compile(keras.optimizers.SGD(0.05, momentum=0.9), "sparse_categorical_crossentropy")
+    r20.compile(keras.optimizers.SGD(0.05, momentum=0.9), "sparse_categorical_crossentropy",
+                jit_compile=False)  # XLA's compile time would outweigh one short epoch.
     r20.fit(x[:640], y[:640], epochs=1, batch_size=64, verbose=0)
     loss = keras.losses.SparseCategoricalCrossentropy()
     held_out_x, held_out_y = x[1500:], y[1500:]  # 297 images never seen in training.

@@ -155,7 +155,8 @@ def test_group_learning_rates_equal_separate_optimizers(make):
 def test_group_learning_rates_save_and_resume(tmp_path):
     model = kerascnn.build("mlp", num_classes=3, input_shape=(6,), hidden_units=(5,))
     model.compile(GroupLearningRates(keras.optimizers.SGD(0.1, momentum=0.9), {"head": 1.0},
-                                     default_multiplier=0.1), "sparse_categorical_crossentropy")
+                                     default_multiplier=0.1), "sparse_categorical_crossentropy",
+                  jit_compile=False)
     x = np.random.default_rng(2).normal(size=(8, 6)).astype("float32")
     y = np.arange(8) % 3
     model.fit(x, y, epochs=2, batch_size=4, verbose=0)

@@ -47,7 +47,7 @@ def bundle(train, test):
 
 
 def accuracy(model, data) -> float:
-    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=False)
     return float(model.evaluate(data.validation, verbose=0)[1])
 
 
@@ -71,7 +71,7 @@ def scratch(data, epochs, learning_rate, seed):
     keras.utils.set_random_seed(seed)
     model = kerascnn.build("lenet5", num_classes=5)
     model.compile(keras.optimizers.SGD(learning_rate, momentum=0.9),
-                  "sparse_categorical_crossentropy",
+                  "sparse_categorical_crossentropy", jit_compile=False,
                   metrics=["accuracy"])
     model.fit(data.train, epochs=epochs, verbose=0)
     return accuracy(model, data)
@@ -117,7 +117,8 @@ def grow_experiment(seeds):
     x, y = digits()
     x = x / 255.0
     r20 = kerascnn.build("resnet20", num_classes=10, input_shape=(8, 8, 1))
-    r20.compile(keras.optimizers.SGD(0.05, momentum=0.9), "sparse_categorical_crossentropy")
+    r20.compile(keras.optimizers.SGD(0.05, momentum=0.9), "sparse_categorical_crossentropy",
+                jit_compile=False)
     r20.fit(x[:1500], y[:1500], epochs=3, batch_size=64, verbose=0)
     loss = keras.losses.SparseCategoricalCrossentropy()
     held_x, held_y = x[1500:], y[1500:]

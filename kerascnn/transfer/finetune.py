@@ -67,12 +67,23 @@ def _starting_model(model_or_name, weights, build_kwargs) -> keras.Model:
     return copy
 
 
-def _fit(model, optimizer, bundle, epochs, callbacks, verbose):
+def _fit(model, optimizer, bundle, epochs, callbacks, verbose, jit_compile):
+    import tensorflow as tf
+
+    from kerascnn.training.xla import resolve_jit_compile
+
+    steps = epochs * max(1, -(-bundle.train_examples // _batch_size(bundle)))
+    jit = resolve_jit_compile(jit_compile, model, tf.distribute.get_strategy(), steps=steps)
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+                  metrics=["accuracy"], jit_compile=jit)
     history = model.fit(bundle.train, validation_data=bundle.validation, epochs=epochs,
                         callbacks=list(callbacks), verbose=verbose)
     return history.history
+
+
+def _batch_size(bundle) -> int:
+    size = bundle.train.element_spec[0].shape[0]
+    return int(size) if size else 32
 
 
 def _check_rate(value, name):
@@ -103,6 +114,7 @@ def fine_tune(
     callbacks=(),
     seed: int = 0,
     verbose: int = 1,
+    jit_compile="auto",
     build_kwargs: dict | None = None,
 ) -> keras.Model:
     """Adapts a trained network to new classes: new head first, then the later groups.
@@ -134,6 +146,8 @@ def fine_tune(
             plan) and `history.json` there.
         callbacks: Extra Keras callbacks for both phases.
         verbose: Keras verbosity (default 1: progress bars).
+        jit_compile: "auto" (XLA where `kerascnn.training.xla` measured it to pay off: GPUs, and
+            long runs of small CPU models), True or False.
         build_kwargs: Extra `kerascnn.build` arguments for a model given by name.
 
     Returns:
@@ -167,7 +181,7 @@ def fine_tune(
     if head_epochs:
         frozen = freeze(model, [])
         histories["head"] = _fit(model, _base_optimizer(optimizer, learning_rate, momentum),
-                                 bundle, head_epochs, callbacks, verbose)
+                                 bundle, head_epochs, callbacks, verbose, jit_compile)
     if epochs and trainable:
         frozen = freeze(model, trainable)
         if layer_decay is not None:
@@ -177,7 +191,8 @@ def fine_tune(
             multipliers = {"head": head_factor, **{g: block_factor for g in trainable}}
         grouped = GroupLearningRates(_base_optimizer(optimizer, learning_rate, momentum),
                                      multipliers, default_multiplier=0.0)
-        histories["fine_tune"] = _fit(model, grouped, bundle, epochs, callbacks, verbose)
+        histories["fine_tune"] = _fit(model, grouped, bundle, epochs, callbacks, verbose,
+                                      jit_compile)
     else:
         frozen = freeze(model, [])
     if run_dir is not None:
