@@ -2,14 +2,16 @@
 
 `export(model)` writes a TensorFlow SavedModel in the versioned layout TensorFlow Serving reads
 (`saved_models/NAME/1/`), through `keras.export.ExportArchive`, the machinery behind
-`model.export`. Its `serving_default` signature takes raw `uint8` images of any size and any of
-1 to 4 channels, converts channels, resizes to the model's input size (covering it, aspect kept,
-center crop: as `kerascnn.data` prepares evaluation images) and normalizes inside the graph, and returns class probabilities plus the classes sorted by score (so the first k columns are
-the top k). The version directory also holds the `.keras` file and a small `kerascnn.json`
-(class names, normalization, input shape). A served export needs TensorFlow only, not kerascnn.
+`model.export`. Its `serving_default` signature takes raw `uint8` images of any size with 1 to 4
+channels, converts channels, resizes to the model's input size (covering it, aspect kept, center
+crop: as `kerascnn.data` prepares evaluation images) and normalizes inside the graph, and returns
+class probabilities plus the classes sorted by score (so the first k columns are the top k). The
+version directory also holds the `.keras` file and a small `kerascnn.json` (class names,
+normalization, input shape). A served export needs TensorFlow only, not kerascnn.
 
-`load(path)` reads a `.keras` file (or the one inside an export) with `safe_mode=True`, and refuses a
-file that carries a `Lambda` layer, whose Python code would run on load, unless asked not to.
+`load(path)` reads a `.keras` file (or the one inside an export) with `safe_mode=True`, and
+refuses a file that carries a `Lambda` layer, whose Python code would run on load, unless asked
+not to.
 """
 
 from __future__ import annotations
@@ -128,7 +130,8 @@ def _write_savedmodel(model, directory, class_names, normalization) -> None:
     # The first endpoint becomes `serving_default`, the one TensorFlow Serving calls.
     if raw is not None:
         archive.add_endpoint(
-            "serve", raw, input_signature=[tf.TensorSpec((None, None, None, None), tf.uint8, "images")]
+            "serve", raw,
+            input_signature=[tf.TensorSpec((None, None, None, None), tf.uint8, "images")],
         )
     archive.add_endpoint(
         "serve_prepared",
@@ -152,7 +155,8 @@ def export(
     `model_base_path` at `BASE`. The signature `serving_default` takes `images`, a `uint8` tensor
     `(batch, height, width, channels)` of any size with 1, 3 or 4 channels, and returns
     `probabilities` (class order), and `scores`, `class_ids` and `classes` (names), all sorted by
-    decreasing probability. A model whose output is not a softmax or sigmoid (logits) gets a softmax.
+    decreasing probability. A model whose output is not a softmax or sigmoid (logits) gets a
+    softmax.
     `serve_prepared` takes inputs already resized and normalized, exactly as the model does.
 
     Writing is atomic: everything goes to a temporary directory beside the target, which is then
@@ -217,7 +221,8 @@ def _replace(staging: str, target: str, overwrite: bool) -> None:
         return
     if not overwrite:
         raise FileExistsError(f"Export target already exists: {target}.")
-    retired = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.old-", dir=os.path.dirname(target))
+    retired = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.old-",
+                               dir=os.path.dirname(target))
     os.rmdir(retired)
     os.rename(target, retired)
     try:
@@ -261,9 +266,9 @@ def _lambda_layers(config) -> list[str]:
 def load(path, safe_mode: bool = True, compile: bool = True) -> keras.Model:
     """Loads a `.keras` model, refusing `Lambda` layers unless `safe_mode=False`.
 
-    A `Lambda` layer stores Python code that runs when the file is loaded; kerascnn's own models never
-    contain one (their custom layers are registered classes), so a file that does is refused before
-    anything in it is deserialized.
+    A `Lambda` layer stores Python code that runs when the file is loaded; kerascnn's own models
+    never contain one (their custom layers are registered classes), so a file that does is
+    refused before anything in it is deserialized.
 
     Args:
         path: A `.keras` file, or an export directory holding one (`saved_models/NAME` or
@@ -277,8 +282,8 @@ def load(path, safe_mode: bool = True, compile: bool = True) -> keras.Model:
 
     Raises:
         FileNotFoundError: If there is no such file, or no `.keras` file in the directory.
-        ValueError: If the file carries a `Lambda` layer and `safe_mode` is True, or is not a `.keras`
-            archive.
+        ValueError: If the file carries a `Lambda` layer and `safe_mode` is True, or is not a
+            `.keras` archive.
     """
     if not isinstance(safe_mode, bool):
         raise ValueError(f"safe_mode must be True or False. Received: safe_mode={safe_mode!r}")
@@ -351,18 +356,18 @@ def _json_with_class_names(directory: str) -> dict:
 
 
 def load_source(source: str, safe_mode: bool = True) -> tuple[keras.Model, dict]:
-    """Resolves what `kerascnn export` is given: a `.keras` file, an export or run directory, or a name.
+    """Resolves what `kerascnn export` is given: a `.keras` file, a run or export directory, a name.
 
     A run directory's model is its best checkpoint if there is one (`best.keras`), else its last
-    (`last.keras`), else any `.keras` file in it or in `checkpoints/`. A registered model name builds
-    that architecture with fresh weights (useful to try serving before training).
+    (`last.keras`), else any `.keras` file in it or in `checkpoints/`. A registered model name
+    builds that architecture with fresh weights (useful to try serving before training).
 
     Args:
         source: Path or registered model name.
         safe_mode: Passed to `load`.
 
     Returns:
-        `(model, info)` where `info` may hold `class_names` and `normalization` found beside the model.
+        `(model, info)`; `info` may hold the `class_names` and `normalization` found beside it.
 
     Raises:
         FileNotFoundError: If a path holds no model.
@@ -370,7 +375,8 @@ def load_source(source: str, safe_mode: bool = True) -> tuple[keras.Model, dict]
     """
     source = os.fspath(source)
     if os.path.isfile(source):
-        return load(source, safe_mode=safe_mode), _json_with_class_names(os.path.dirname(source) or ".")
+        info = _json_with_class_names(os.path.dirname(source) or ".")
+        return load(source, safe_mode=safe_mode), info
     if os.path.isdir(source):
         for directory in (source, os.path.join(source, "checkpoints")):
             if not os.path.isdir(directory):

@@ -1,5 +1,6 @@
 """Export for serving and safe loading: versioned SavedModel layout, raw-image signature, atomic
-writes, standalone serving (no kerascnn on the path), `saved_model_cli`, and refusing Lambda layers."""
+writes, standalone serving (no kerascnn on the path), `saved_model_cli`, and refusing Lambda
+layers."""
 
 import json
 import os

@@ -8,7 +8,8 @@ import pytest
 import kerascnn
 from kerascnn import cli
 
-# Simonyan & Zisserman 2015, Table 1: convolutions per stage, A = (1, 1, 2, 2, 2), D = (2, 2, 3, 3, 3).
+# Simonyan & Zisserman 2015, Table 1: convolutions per stage, A = (1, 1, 2, 2, 2),
+# D = (2, 2, 3, 3, 3).
 VGG_A = {1: 1, 2: 1, 3: 2, 4: 2, 5: 2}
 VGG_D = {1: 2, 2: 2, 3: 3, 4: 3, 5: 3}
 

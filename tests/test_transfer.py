@@ -54,7 +54,8 @@ def test_fine_tune_keeps_frozen_weights_and_batch_norm_statistics(tmp_path):
                                batch_size=16, verbose=0, run_dir=str(tmp_path / "run"))
 
     def same(name):
-        return all(np.array_equal(a, b) for a, b in zip(before[name], tuned.get_layer(name).get_weights()))
+        after = tuned.get_layer(name).get_weights()
+        return all(np.array_equal(a, b) for a, b in zip(before[name], after))
 
     # Frozen group: kernels, gamma/beta and the moving statistics are bit-identical.
     assert same("conv1_conv") and same("conv1_bn")
@@ -80,8 +81,10 @@ def test_phase_one_trains_the_head_alone():
     tuned = kerascnn.fine_tune(source, _arrays(classes=3), freeze_until=0, head_epochs=1,
                                epochs=1, batch_size=16, verbose=0)
     for name in ("conv1_conv", "conv1_bn", "conv2_conv", "conv2_bn"):
-        assert all(np.array_equal(a, b) for a, b in zip(before[name], tuned.get_layer(name).get_weights()))
-    assert not np.array_equal(before["predictions"][0], tuned.get_layer("predictions").get_weights()[0])
+        after = tuned.get_layer(name).get_weights()
+        assert all(np.array_equal(a, b) for a, b in zip(before[name], after))
+    head = tuned.get_layer("predictions").get_weights()[0]
+    assert not np.array_equal(before["predictions"][0], head)
 
 
 def test_freeze_by_group_name_or_count():

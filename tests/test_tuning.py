@@ -55,7 +55,7 @@ def test_overrides_and_builder_options():
 
 
 def _interrupt_at(monkeypatch, call_number):
-    """Makes the `call_number`-th trial raise KeyboardInterrupt, like Ctrl-C in the middle of a search."""
+    """Makes the `call_number`-th trial raise KeyboardInterrupt, like Ctrl-C during a search."""
     real_fit = search_lib.FamilyHyperModel.fit
     calls = []
 

@@ -2,12 +2,12 @@
 
 CS5242 lecture notes (after cs231n), transfer learning:
 
-|                     | very similar dataset               | very different dataset                 |
-|---------------------|------------------------------------|----------------------------------------|
-| very little data    | Use Linear Classifier on top layer | You're in trouble... Try linear        |
-|                     |                                    | classifier from different stages       |
-| quite a lot of data | Finetune a few layers              | Finetune a larger number of layers     |
-|                     |                                    | or start from scratch!                 |
+|                     | very similar dataset        | very different dataset               |
+|---------------------|-----------------------------|--------------------------------------|
+| very little data    | Use Linear Classifier on    | You're in trouble... Try linear      |
+|                     | top layer                   | classifier from different stages     |
+| quite a lot of data | Finetune a few layers       | Finetune a larger number of layers   |
+|                     |                             | or start from scratch!               |
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """Sub-commands of `kerascnn` for adapting and shipping models: `finetune`, `tune`, `grow`,
-`export`, `predict`. `kerascnn.cli` adds them with `add_commands`; errors surface there as one line."""
+`export`, `predict`. `kerascnn.cli` adds them with `add_commands`; errors surface there as one
+line."""
 
 from __future__ import annotations
 
@@ -88,7 +89,8 @@ def _finetune_command(commands) -> None:
         "finetune", help="adapt a trained model to new classes: new head, then the later groups"
     )
     tuning.add_argument("model", metavar="MODEL",
-                        help="a .keras file, a run or export directory, or a model name (+ --weights)")
+                        help="a .keras file, a run or export directory, or a model name "
+                        "(with --weights)")
     tuning.add_argument("--data", required=True, help="image folder, 'digits', or a tfds name")
     tuning.add_argument("--weights", help="with a model name: weight source or file")
     tuning.add_argument("--input-shape", type=parse_shape, help="H,W,C for a model name")
@@ -97,7 +99,8 @@ def _finetune_command(commands) -> None:
                         "top that train after the head (default 1; 0 = linear classifier)")
     tuning.add_argument("--head-epochs", type=int, default=5, help="phase 1 epochs (default 5)")
     tuning.add_argument("--epochs", type=int, default=5, help="phase 2 epochs (default 5)")
-    tuning.add_argument("--learning-rate", type=float, default=0.01, help="base rate (default 0.01)")
+    tuning.add_argument("--learning-rate", type=float, default=0.01,
+                        help="base rate (default 0.01)")
     tuning.add_argument("--head-factor", type=float, default=0.1,
                         help="phase 2 head rate as a factor of the base rate (default 0.1)")
     tuning.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
@@ -161,7 +164,8 @@ def _tune_command(commands) -> None:
     from kerascnn.cli import parse_shape
 
     searching = commands.add_parser("tune", help="search a family's knobs with keras-tuner")
-    searching.add_argument("name", metavar="NAME", help="registered model name (its family's knobs)")
+    searching.add_argument("name", metavar="NAME",
+                           help="registered model name (its family's knobs)")
     searching.add_argument("--data", required=True, help="image folder, 'digits', or a tfds name")
     searching.add_argument("--tuner", choices=["random", "hyperband", "bayesian"], default="random")
     searching.add_argument("--max-trials", type=int, default=10)
@@ -189,7 +193,8 @@ def _export_commands(commands) -> None:
     exporting.add_argument("--class-names", help="comma-separated names, or a file with one a line "
                            "(default: those recorded beside the model, else 0..N-1)")
     exporting.add_argument("--normalization", choices=["unit", "caffe", "torch", "tf"],
-                           help="pixel normalization inside the signature (default: recorded, else unit)")
+                           help="pixel normalization inside the signature "
+                           "(default: recorded, else unit)")
     exporting.add_argument("--overwrite", action="store_true", help="replace an existing version")
     exporting.set_defaults(run=_run_export)
 

@@ -123,8 +123,8 @@ def fine_tune(
     features in deep neural networks?", NIPS 2014).
 
     Args:
-        model_or_name: A trained `keras.Model` (left unchanged: a copy is fine-tuned) or a registered
-            model name (built with `weights` and `build_kwargs`).
+        model_or_name: A trained `keras.Model` (left unchanged: a copy is fine-tuned) or a
+            registered model name (built with `weights` and `build_kwargs`).
         data: Anything `kerascnn.data.load` takes (an image folder, "digits", `(x, y)` arrays, a
             tfds name, a `tf.data.Dataset`) or a ready `kerascnn.data.DataBundle`.
         freeze_until: What trains in phase 2: a block group name (`"conv4"`: it and the later

@@ -87,8 +87,8 @@ def _predictions_layer(model: keras.Model) -> keras.layers.Layer:
         dense = [l for l in model.layers if isinstance(l, keras.layers.Dense)]
         if not dense or dense[-1].output is not model.outputs[0]:
             raise ValueError(
-                "The model must end with a Dense classifier (kerascnn's `predictions`) to take a new "
-                f"head. Received: model={model.name!r} ending with "
+                "The model must end with a Dense classifier (kerascnn's `predictions`) to take a "
+                f"new head. Received: model={model.name!r} ending with "
                 f"{model.layers[-1].__class__.__name__} {model.layers[-1].name!r}"
             )
         layer = dense[-1]

@@ -40,7 +40,8 @@ class GrowReport:
 
     def __str__(self) -> str:
         lines = [f"copied {len(self.copied)} layers: {', '.join(self.copied) or '-'}",
-                 f"initialized {len(self.initialized)} layers: {', '.join(self.initialized) or '-'}"]
+                 f"initialized {len(self.initialized)} layers: "
+                 f"{', '.join(self.initialized) or '-'}"]
         if self.mismatched:
             lines.append("not copied (shapes differ): " + ", ".join(
                 f"{name} ({why})" for name, why in self.mismatched))
@@ -86,8 +87,11 @@ def grow(trained_model: keras.Model, target, *, layers=None, verbose: int = 1,
     """
     if not isinstance(trained_model, keras.Model):
         raise ValueError(f"trained_model must be a keras.Model. Received: {trained_model!r}")
-    if layers is not None and (isinstance(layers, str) or not all(isinstance(p, str) for p in layers)):
-        raise ValueError(f"layers must be a list of layer names or patterns. Received: layers={layers!r}")
+    if layers is not None and (isinstance(layers, str)
+                               or not all(isinstance(p, str) for p in layers)):
+        raise ValueError(
+            f"layers must be a list of layer names or patterns. Received: layers={layers!r}"
+        )
     model = _target_model(trained_model, target, build_kwargs)
     source = {layer.name: layer for layer in trained_model.layers}
     report = GrowReport([], [], [], [])

@@ -3,7 +3,8 @@
 Keras 3 has no `MultiOptimizer` (keras-team/keras#21741). `GroupLearningRates` wraps any Keras
 optimizer and multiplies its learning rate by a factor chosen from each variable's block group
 (`conv4_block2_1_conv/kernel` is in group `conv4`): the head at the base rate and the fine-tuned
-stages at a tenth, as the transfer-learning recipe of the CS5242 notes has it, or a layer-wise decay.
+stages at a tenth, as the transfer-learning recipe of the CS5242 notes has it, or a layer-wise
+decay.
 The factor scales the step itself (and the decoupled weight decay with it), not the gradient, so it
 means the same for SGD, Adam or AdamW — Adam would cancel a gradient scale.
 
@@ -60,8 +61,9 @@ class GroupLearningRates(keras.optimizers.Optimizer):
                     f"Received: multipliers={multipliers!r}"
                 )
             checked[str(group)] = float(factor)
-        if isinstance(default_multiplier, bool) or not isinstance(default_multiplier, (int, float)) \
-                or default_multiplier < 0:
+        number = isinstance(default_multiplier, (int, float)) and \
+            not isinstance(default_multiplier, bool)
+        if not number or default_multiplier < 0:
             raise ValueError(
                 "default_multiplier must be a non-negative number. "
                 f"Received: default_multiplier={default_multiplier!r}"
@@ -120,7 +122,9 @@ class GroupLearningRates(keras.optimizers.Optimizer):
         self.inner_optimizer.apply(grads, trainable_variables)
 
     def stateless_apply(self, optimizer_variables, grads, trainable_variables):
-        raise ValueError("GroupLearningRates supports the TensorFlow backend's stateful updates only.")
+        raise ValueError(
+            "GroupLearningRates supports the TensorFlow backend's stateful updates only."
+        )
 
     @property
     def variables(self):

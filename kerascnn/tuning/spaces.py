@@ -103,7 +103,9 @@ def space_for(family: str, overrides: dict | None = None, builder=None) -> dict:
     if overrides is None:
         return space
     if not isinstance(overrides, dict):
-        raise ValueError(f"search_space must be a dict of knobs. Received: search_space={overrides!r}")
+        raise ValueError(
+            f"search_space must be a dict of knobs. Received: search_space={overrides!r}"
+        )
     for knob, value in overrides.items():
         space[knob] = _override(space.get(knob), value)
     return space
