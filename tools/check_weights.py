@@ -5,7 +5,7 @@ For each model in `kerascnn.weights.APPLICATIONS`, the keras.applications model 
 layout conversions are exercised), its weights are saved with `save_weights`, and
 `kerascnn.build(name, weights=path)` must compute the same logits on random inputs (the largest
 absolute difference is printed; the criterion is 1e-4). Offline, no downloads. The test suite runs
-the cheaper of these (ResNet-50, ResNet-50 v2, MobileNet, VGG-16); this covers all of them.
+the cheaper of these (ResNet-50, ResNet-50 v2, MobileNet); this covers all of them.
 
     .venv/bin/python tools/check_weights.py [--models resnet50,densenet121] [--size 32]
 """
