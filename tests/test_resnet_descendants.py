@@ -12,10 +12,18 @@ from kerascnn.layers import StochasticDepth
 from test_resnet import train_one_step
 
 
+@pytest.mark.parametrize("name, count", [
+    # keras.applications.ResNet50V2 / 101V2 / 152V2(weights=None).count_params(); its
+    # documentation table rounds them to 25.6M, 44.7M and 60.4M.
+    ("resnet101v2", 44_675_560), ("resnet152v2", 60_380_648),
+])
+def test_resnet_v2_depths_match_keras_applications(name, count):
+    assert build_shapes(name).count_params() == count
+
+
 def test_resnet50v2_matches_keras_applications():
     model = build_shapes("resnet50v2")
-    # keras.applications.ResNet50V2(weights=None).count_params(); its documentation table
-    # rounds it to 25.6M.
+    # keras.applications.ResNet50V2(weights=None).count_params() (25.6M in its documentation).
     assert model.count_params() == 25_613_800
     # The TF-slim layout of keras.applications: the stride sits in each stage's last unit.
     assert model.get_layer("conv2_block3_2_conv").strides == (2, 2)
@@ -47,6 +55,12 @@ def test_preact_cifar_parameters_and_training_step(name, width):
 def _inputs_of(model, layer_name):
     node = model.get_layer(layer_name)._inbound_nodes[0]
     return [t._keras_history.operation.name for t in node.input_tensors]
+
+
+def test_preact_resnet1001_parameters():
+    # He et al. 2016, Table 3 and section 5: ResNet-1001, 10.2M parameters. (Its builder is
+    # preact_resnet164's, trained above, with 111 units per stage instead of 18.)
+    assert round(_kernel_weights(build_shapes("preact_resnet1001")) / 1e6, 1) == 10.2
 
 
 @pytest.mark.parametrize("name, millions", [("wrn28_10", 36.5), ("wrn16_8", 11.0)])
