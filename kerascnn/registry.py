@@ -183,7 +183,7 @@ def minimum_input_size(name: str, /, **kwargs: Any) -> tuple[int, int]:
     return _MINIMUM_SIZE_CACHE[key]
 
 
-def build(name: str, **kwargs: Any):
+def build(name: str, /, **kwargs: Any):
     """Builds a registered model by name.
 
     Args:

@@ -102,3 +102,8 @@ def test_cli_summary_prints_table():
     assert result.returncode == 0, result.stderr
     assert "c3_conv (PartialConv2D)" in result.stdout
     assert "60,000" in result.stdout
+
+
+def test_model_name_can_be_chosen():
+    model = kerascnn.build("lenet5", name="digits_lenet")
+    assert model.name == "digits_lenet"
