@@ -16,6 +16,7 @@ def test_list_models_and_glob():
 
 
 def test_duplicate_name_is_refused():
+    assert "lenet5" in kerascnn.list_models()  # Registers every family first.
     with pytest.raises(ValueError, match="already registered.*name='lenet5'"):
         registry.register_model("lenet5", family="lenet", input_shape=(32, 32, 1))(lambda **k: None)
 
