@@ -111,3 +111,13 @@ def test_weight_decay_is_coupled_l2():
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     # The penalty lives on the variables, not in the layer config, so saved models are unchanged.
     assert model.layers[0].get_config()["kernel_regularizer"] is None
+
+
+def test_every_registered_family_has_its_own_recipe():
+    import kerascnn
+    from kerascnn.registry import get_entry
+    from kerascnn.training import recipes
+
+    families = {get_entry(name).family for name in kerascnn.list_models()}
+    missing = families - set(recipes._FAMILY_RECIPES)
+    assert not missing, f"families falling back to the lenet recipe: {sorted(missing)}"

@@ -268,13 +268,14 @@ _FAMILY_RECIPES = {
     "alexnet": "alexnet",
     "vgg": "vgg",
     "googlenet": "googlenet",
-    "inception": "googlenet",
+    "inception_v4": "googlenet",
     **{family: ("resnet_cifar", "resnet_imagenet") for family in (
         "resnet", "resnet_cifar", "plain_cifar", "resnet_v2", "preact_resnet", "wide_resnet",
-        "resnext")},
+        "resnext", "notes_resnet")},
     "densenet": ("densenet_cifar", "densenet_imagenet"),
     "mobilenet": "mobilenet",
     "shufflenet": "shufflenet",
+    "shufflenet_v2": "shufflenet",
 }
 _SMALL_INPUT = 64  # At or below this many pixels a side, a model is a CIFAR-style variant.
 
