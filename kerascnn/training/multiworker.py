@@ -22,7 +22,7 @@ multi-worker, so single-device and single-worker mirrored training run Keras's o
 
 A third problem concerns every multi-replica strategy: Keras 3 creates BatchNormalization's moving
 mean and variance with `aggregation="none"`, so each replica updates its own copy from its own
-batches (tf.keras 2 averaged them). On one worker the saved model silently keeps the first
+batches (Keras 2 averaged them). On one worker the saved model silently keeps the first
 replica's statistics; across workers the workers end with different weights. `SyncReplicaVariables`
 averages such variables over all replicas before every validation pass and checkpoint. Moving
 averages are linear in their updates, so averaging the replicas' averages at the end of an epoch
