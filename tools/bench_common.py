@@ -140,13 +140,34 @@ def images_per_second(step: Callable[[], None], batch: int, calls: int) -> float
     return batch * getattr(step, "steps", 1) / time_steps(step, calls)
 
 
-def alternate(contenders: dict[str, Callable[[], float]], repeats: int) -> dict[str, float]:
-    """Runs each measurement `repeats` times, round-robin, and returns each one's median."""
+# Every sample `alternate` took, by contender, for the JSON files (the spread shows the noise).
+SAMPLES: dict[str, list[float]] = {}
+
+
+def alternate(contenders: dict[str, Callable[[], float]], repeats: int, tag: str = "") -> dict[str, float]:
+    """Runs each measurement `repeats` times, round-robin, and returns each one's median.
+
+    Odd rounds run in reverse order (A B, B A, A B ...), so a drift in the machine's load
+    during the run does not favour whoever goes first.
+    """
     samples = {name: [] for name in contenders}
-    for _ in range(repeats):
-        for name, measure in contenders.items():
+    for round_ in range(repeats):
+        order = list(contenders.items())
+        for name, measure in (order[::-1] if round_ % 2 else order):
             samples[name].append(measure())
+    for name, values in samples.items():
+        SAMPLES.setdefault(f"{tag}{name}", []).extend(values)
     return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def paired_ratio(numerator: str, denominator: str) -> float:
+    """Median over rounds of numerator / denominator, from the samples `alternate` kept.
+
+    Each round times both back to back, so a change in the machine's load between rounds
+    cancels out of the per-round ratio (it does not cancel out of a ratio of medians).
+    """
+    pairs = zip(SAMPLES[numerator], SAMPLES[denominator])
+    return statistics.median(a / b for a, b in pairs)
 
 
 def print_table(title: str, header: tuple, rows: list[tuple]) -> None:
@@ -165,7 +186,7 @@ def write_json(path: str | None, benchmark: str, args: argparse.Namespace, resul
     if not path:
         return
     payload = {"benchmark": benchmark, "arguments": vars(args), "machine": machine(),
-               "results": results}
+               "results": results, "samples": SAMPLES}
     with open(path, "w") as handle:
         json.dump(payload, handle, indent=2, default=str)
     print(f"\nwrote {path}")

@@ -39,6 +39,8 @@ def measure_pair(name: str, args) -> dict:
     shape = (args.size, args.size, 3)
     ours, application = build_pair(name, shape, 1000)
     models = {"keras.applications": application}
+    if args.self_check:  # A/A: keras.applications against a second copy of itself
+        ours = build_pair(name, shape, 1000)[1]
     if ours is None:
         print(f"  {name}: not registered in kerascnn yet; timing keras.applications alone")
     else:
@@ -52,18 +54,20 @@ def measure_pair(name: str, args) -> dict:
         contenders[label] = (lambda s=step: common.images_per_second(s, args.batch, args.steps))
         summary = analyze(model)
         sizes[label] = {"params": model.count_params(), "macs_per_image": summary.total_macs}
-    rates = common.alternate(contenders, args.repeats)
+    rates = common.alternate(contenders, args.repeats, tag=f"{name} ")
     keras.backend.clear_session()
     result = {"model": name, "input": list(shape), "batch": args.batch,
               "images_per_second": rates, "sizes": sizes}
     if "kerascnn" in rates:
-        result["ratio"] = rates["kerascnn"] / rates["keras.applications"]
+        result["ratio"] = common.paired_ratio(f"{name} kerascnn", f"{name} keras.applications")
     return result
 
 
 def main(argv=None) -> list[dict]:
     p = common.parser(__doc__.splitlines()[0], size=112, batch=16, steps=3)
     p.add_argument("--models", default=",".join(PAIRS), help="comma-separated kerascnn names")
+    p.add_argument("--self-check", action="store_true",
+                   help="time keras.applications against itself: the method's noise floor")
     args = p.parse_args(argv)
     if args.quick:
         args.size, args.batch, args.steps, args.warmup, args.repeats = 64, 4, 2, 1, 3
@@ -80,7 +84,9 @@ def main(argv=None) -> list[dict]:
                      "missing" if ratio is None else f"{ratio:.2f}x",
                      "-" if ratio is None else common.verdict(ratio, TARGET),
                      "yes" if same else "NO (see JSON)"))
-    common.print_table(f"(a) training img/s, kerascnn vs keras.applications, {args.threads} threads, "
+    what = "A/A self-check: keras.applications (in the kerascnn column) vs itself" if \
+        args.self_check else "kerascnn vs keras.applications"
+    common.print_table(f"(a) training img/s, {what}, {args.threads} threads, "
                        f"median of {args.repeats}",
                        ("model", "input", "kerascnn", "keras.app", "ratio", "target 1.00x",
                         "same params+MACs"), rows)

@@ -46,7 +46,7 @@ def pipeline_rate(policy: str, shape: tuple, args) -> float:
             pass
         return batches * args.pipeline_batch / (time.perf_counter() - start)
 
-    return common.alternate({policy: one_pass}, args.repeats)[policy]
+    return common.alternate({policy: one_pass}, args.repeats, tag="pipeline ")[policy]
 
 
 def model_rate(name: str, shape: tuple, batch: int, args) -> float:
@@ -60,7 +60,7 @@ def model_rate(name: str, shape: tuple, batch: int, args) -> float:
     for _ in range(args.warmup):
         step()
     rate = common.alternate({name: lambda: common.images_per_second(step, batch, args.steps)},
-                            args.repeats)[name]
+                            args.repeats, tag="model ")[name]
     keras.backend.clear_session()
     return rate
 

@@ -58,13 +58,13 @@ def measure(name: str, shape: tuple, args) -> dict:
             step()
     rates = common.alternate(
         {label: (lambda s=step: common.images_per_second(s, args.batch, args.steps))
-         for label, step in steps.items()}, args.repeats)
+         for label, step in steps.items()}, args.repeats, tag=f"{name} ")
     result = {"model": name, "input": list(shape), "batch": args.batch, "images_per_second": rates,
               "params": {"kerascnn": ours.count_params(),
                          "torch": torch_models.parameter_count(twin)}}
-    best = max(rates["torch"], rates["torch_channels_last"])
-    result["ratio_to_best_torch"] = {label: rate / best for label, rate in rates.items()
-                                     if label.startswith("kerascnn")}
+    best = max(("torch", "torch_channels_last"), key=rates.get)
+    result["ratio_to_best_torch"] = {label: common.paired_ratio(f"{name} {label}", f"{name} {best}")
+                                     for label in rates if label.startswith("kerascnn")}
     keras.backend.clear_session()
     return result
 
