@@ -125,12 +125,36 @@ def test_lrn_is_the_papers_formula():
     a = np.random.default_rng(1).normal(scale=30.0, size=(2, 4, 4, 9)).astype("float32")
     layer = LocalResponseNormalization()
     np.testing.assert_allclose(layer(a), _paper_lrn(a), rtol=1e-5)
-    # TensorFlow's op is the same formula with depth_radius = n // 2.
-    reference = tf.nn.local_response_normalization(a, depth_radius=2, bias=2.0, alpha=1e-4,
-                                                   beta=0.75)
-    np.testing.assert_allclose(layer(a), reference, rtol=1e-5)
     other = LocalResponseNormalization(k=1.0, n=3, alpha=0.5, beta=0.5)
     np.testing.assert_allclose(other(a), _paper_lrn(a, 1.0, 3, 0.5, 0.5), rtol=1e-5)
+    # Ranks other than 4 take the window-sum path instead of TensorFlow's 4-D kernel.
+    flat = a.reshape(2, 16, 9)
+    np.testing.assert_allclose(layer(flat), _paper_lrn(flat), rtol=1e-5)
+
+
+def test_lrn_gradient_is_the_papers_formulas():
+    a = tf.constant(np.random.default_rng(2).normal(scale=30.0, size=(2, 3, 3, 7)), tf.float32)
+    k, n, alpha, beta = 2.0, 5, 1e-3, 0.75
+
+    def written_out(x):
+        # The paper's clipped channel sum as explicit tf ops, differentiated by TensorFlow.
+        squares = tf.square(x)
+        columns = []
+        for i in range(x.shape[-1]):
+            lo, hi = max(0, i - n // 2), min(x.shape[-1] - 1, i + n // 2)
+            window = tf.reduce_sum(squares[..., lo:hi + 1], axis=-1)
+            columns.append(x[..., i] / (k + alpha * window) ** beta)
+        return tf.stack(columns, axis=-1)
+
+    layer = LocalResponseNormalization(k=k, n=n, alpha=alpha, beta=beta)
+    upstream = tf.constant(np.random.default_rng(3).normal(size=a.shape), tf.float32)
+    gradients = []
+    for function in (layer, written_out):
+        with tf.GradientTape() as tape:
+            tape.watch(a)
+            loss = tf.reduce_sum(function(a) * upstream)
+        gradients.append(tape.gradient(loss, a))
+    np.testing.assert_allclose(gradients[0], gradients[1], rtol=1e-4, atol=1e-6)
 
 
 def test_lrn_serializes_and_validates():

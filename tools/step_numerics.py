@@ -2,16 +2,18 @@
 
 `--save FILE` trains a kerascnn model for `--steps` SGD steps from a fixed seed on a fixed
 synthetic batch and saves every variable (weights and batch-norm statistics). Run it under two
-settings (for example `TF_ENABLE_ONEDNN_OPTS=0` and `=1`, or with `--fused-bn`) and `--compare A B`
+settings (for example `TF_ENABLE_ONEDNN_OPTS=0` and `=1`, or with `--keras-bn`) and `--compare A B`
 prints the largest absolute and relative differences; 0.0 means bit-identical.
 
-`--fused-bn` swaps every Keras BatchNormalization for `FusedBatchNorm` below (TensorFlow's fused
-kernel, same parameters and the same moving-statistics update) and `--time` measures the step
-with and without the swap, alternating: the cost of Keras's unfused batch norm.
+`--keras-bn` swaps kerascnn's BatchNormalization (`kerascnn.layers.BatchNormalization`, trained
+with TensorFlow's fused kernel) for Keras's own, unfused layer with the same configuration and
+weights, and `--time` measures the step both ways, alternating: what the fused kernel saves.
 
     TF_ENABLE_ONEDNN_OPTS=0 .venv/bin/python tools/step_numerics.py resnet20 --save /tmp/off.npz
     TF_ENABLE_ONEDNN_OPTS=1 .venv/bin/python tools/step_numerics.py resnet20 --save /tmp/on.npz
     .venv/bin/python tools/step_numerics.py --compare /tmp/off.npz /tmp/on.npz
+    .venv/bin/python tools/step_numerics.py resnet20 --keras-bn --save /tmp/keras_bn.npz
+    .venv/bin/python tools/step_numerics.py --compare /tmp/keras_bn.npz /tmp/on.npz
     .venv/bin/python tools/step_numerics.py resnet20 --time
 """
 
@@ -20,43 +22,16 @@ from __future__ import annotations
 import bench_common as common
 
 
-def fused_batch_norm_class():
-    import keras
-    import tensorflow as tf
-
-    class FusedBatchNorm(keras.layers.BatchNormalization):
-        """Keras's BatchNormalization computed by `FusedBatchNormV3` (channels-last, 4-D inputs).
-
-        Training normalizes with the biased batch variance, as Keras does; the fused kernel hands
-        back the unbiased one, so the moving variance is fed the biased value to match Keras.
-        """
-
-        def call(self, inputs, training=None, mask=None):
-            if not training or len(inputs.shape) != 4 or self.axis not in (-1, 3):
-                return super().call(inputs, training=training, mask=mask)
-            y, mean, variance, *_ = tf.raw_ops.FusedBatchNormV3(
-                x=inputs, scale=self.gamma, offset=self.beta, mean=tf.zeros_like(self.gamma),
-                variance=tf.ones_like(self.gamma), epsilon=self.epsilon, is_training=True)
-            n = tf.cast(tf.reduce_prod(tf.shape(inputs)[:3]), variance.dtype)
-            variance = variance * (n - 1.0) / n
-            self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
-            self.moving_variance.assign(
-                self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
-            return y
-
-    return FusedBatchNorm
-
-
-def with_fused_batch_norm(model):
-    """A copy of `model` (same weights) whose BatchNormalization layers use the fused kernel."""
+def with_keras_batch_norm(model):
+    """A copy of `model` (same weights) whose batch norms are plain `keras.layers.BatchNormalization`
+    instead of kerascnn's fused-kernel subclass: the graph Keras alone would build."""
     import keras
 
-    fused = fused_batch_norm_class()
+    from kerascnn.layers import BatchNormalization
 
     def clone(layer):
-        if type(layer) is keras.layers.BatchNormalization:
-            return fused.from_config(layer.get_config())
-        return layer.__class__.from_config(layer.get_config())
+        cls = keras.layers.BatchNormalization if type(layer) is BatchNormalization else type(layer)
+        return cls.from_config(layer.get_config())
 
     copy = keras.models.clone_model(model, clone_function=clone)
     copy.set_weights(model.get_weights())
@@ -64,6 +39,7 @@ def with_fused_batch_norm(model):
 
 
 def build(name: str, args, fused: bool):
+    """A registered model from a fixed seed; with Keras's unfused batch norm unless `fused`."""
     import keras
 
     import kerascnn
@@ -72,7 +48,7 @@ def build(name: str, args, fused: bool):
     default = kerascnn.registry.get_entry(name).default_input_shape
     shape = tuple(default) if default[0] <= 32 else (args.size, args.size, default[2])
     model = kerascnn.build(name, input_shape=shape, classifier_activation=None)
-    return (with_fused_batch_norm(model) if fused else model), shape
+    return (model if fused else with_keras_batch_norm(model)), shape
 
 
 def main(argv=None):
@@ -80,7 +56,8 @@ def main(argv=None):
     p.add_argument("model", nargs="?", help="a registered kerascnn model")
     p.add_argument("--save", help="train --steps steps and save the variables to this .npz")
     p.add_argument("--compare", nargs=2, metavar=("A", "B"), help="compare two saved .npz files")
-    p.add_argument("--fused-bn", action="store_true", help="use the fused batch-norm kernel")
+    p.add_argument("--keras-bn", action="store_true",
+                   help="use Keras's unfused BatchNormalization instead of kerascnn's")
     p.add_argument("--time", action="store_true", help="time unfused against fused batch norm")
     args = p.parse_args(argv)
     import numpy as np
@@ -100,7 +77,7 @@ def main(argv=None):
         return worst
     common.configure_threads(args.threads)
     if args.save:
-        model, shape = build(args.model, args, args.fused_bn)
+        model, shape = build(args.model, args, not args.keras_bn)
         x, y = common.synthetic_batch(args.batch, shape, model.outputs[0].shape[-1])
         step = common.keras_step(model, x, y, args)
         for _ in range(args.steps):

@@ -8,6 +8,7 @@ its function, as keras.applications does, so freezing and tapping by name stay p
 from __future__ import annotations
 
 import keras
+from kerascnn.layers.batch_norm import BatchNormalization
 
 __all__ = ["conv_bn_act"]
 
@@ -59,7 +60,7 @@ def conv_bn_act(
         name=f"{name}_conv",
     )(x)
     if batch_norm:
-        x = keras.layers.BatchNormalization(
+        x = BatchNormalization(
             epsilon=bn_epsilon, momentum=bn_momentum, scale=bn_scale, name=f"{name}_bn"
         )(x)
     if activation is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import keras
 
 from kerascnn.specs import densenet as spec
+from kerascnn.layers.batch_norm import BatchNormalization
 
 __all__ = ["CONV_INITIALIZER", "bn_relu", "dense_layer", "dense_block", "transition"]
 
@@ -25,7 +26,7 @@ CONV_INITIALIZER = keras.initializers.VarianceScaling(
 
 def bn_relu(x, name: str):
     """Batch normalization then ReLU, named `{name}_bn` and `{name}_relu`."""
-    x = keras.layers.BatchNormalization(epsilon=spec.BN_EPSILON, name=f"{name}_bn")(x)
+    x = BatchNormalization(epsilon=spec.BN_EPSILON, name=f"{name}_bn")(x)
     return keras.layers.Activation("relu", name=f"{name}_relu")(x)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import keras
 
 from kerascnn.blocks.conv import conv_bn_act
+from kerascnn.layers.batch_norm import BatchNormalization
 
 __all__ = ["depthwise_separable"]
 
@@ -51,7 +52,7 @@ def depthwise_separable(
         3, strides=strides, padding=padding, depth_multiplier=depth_multiplier, use_bias=False,
         name=f"{name}_dw_conv",
     )(x)
-    x = keras.layers.BatchNormalization(epsilon=bn_epsilon, name=f"{name}_dw_bn")(x)
+    x = BatchNormalization(epsilon=bn_epsilon, name=f"{name}_dw_bn")(x)
     x = keras.layers.Activation(activation, name=f"{name}_dw_relu")(x)
     return conv_bn_act(x, filters, 1, activation=activation, bn_epsilon=bn_epsilon,
                        name=f"{name}_pw")

@@ -36,6 +36,7 @@ from __future__ import annotations
 import math
 
 import keras
+from kerascnn.layers.batch_norm import BatchNormalization
 
 __all__ = ["notes_conv2d", "notes_residual_block"]
 
@@ -95,9 +96,9 @@ def notes_residual_block(x, n_in: int, n_out: int, subsample: bool, *, name: str
         shortcut = notes_conv2d(x, n_in, n_out, 3, 2, "SAME", False, name=f"{name}_shortcut")
     else:
         shortcut = x
-    y = keras.layers.BatchNormalization(name=f"{name}_bn_1")(y)
+    y = BatchNormalization(name=f"{name}_bn_1")(y)
     y = keras.layers.Activation("relu", name=f"{name}_relu_1")(y)
     y = notes_conv2d(y, n_out, n_out, 3, 1, "SAME", True, name=f"{name}_conv_2")
-    y = keras.layers.BatchNormalization(name=f"{name}_bn_2")(y)
+    y = BatchNormalization(name=f"{name}_bn_2")(y)
     y = keras.layers.Add(name=f"{name}_add")([y, shortcut])
     return keras.layers.Activation("relu", name=f"{name}_relu_2")(y)

@@ -17,13 +17,14 @@ from __future__ import annotations
 import keras
 
 from kerascnn.blocks.residual import BN_EPSILON, BN_MOMENTUM, conv_bn, he_normal, merge
+from kerascnn.layers.batch_norm import BatchNormalization
 
 __all__ = ["bn_relu", "preact_block"]
 
 
 def bn_relu(x, *, name: str):
     """BatchNormalization then ReLU, named `{name}_bn`, `{name}_relu`."""
-    x = keras.layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM,
+    x = BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM,
                                         name=f"{name}_bn")(x)
     return keras.layers.Activation("relu", name=f"{name}_relu")(x)
 

@@ -17,6 +17,7 @@ import keras
 
 from kerascnn.layers.shortcut import ZeroPaddedIdentity
 from kerascnn.layers.stochastic_depth import StochasticDepth
+from kerascnn.layers.batch_norm import BatchNormalization
 
 __all__ = [
     "BN_EPSILON",
@@ -96,7 +97,7 @@ def conv_bn(
         name=f"{name}_conv",
     )(x)
     if batch_norm:
-        x = keras.layers.BatchNormalization(
+        x = BatchNormalization(
             epsilon=bn_epsilon, momentum=BN_MOMENTUM, name=f"{name}_bn"
         )(x)
     if activation is not None:

@@ -15,6 +15,7 @@ import keras
 
 from kerascnn.blocks.conv import conv_bn_act
 from kerascnn.layers.channel_shuffle import ChannelShuffle, ChannelSplit
+from kerascnn.layers.batch_norm import BatchNormalization
 
 __all__ = ["depthwise_bn", "shufflenet_unit", "shufflenet_v2_unit"]
 
@@ -30,7 +31,7 @@ def depthwise_bn(x, strides: int, bn_epsilon: float, name: str):
     x, padding = _padded(x, strides, name)
     x = keras.layers.DepthwiseConv2D(3, strides=strides, padding=padding, use_bias=False,
                                      name=f"{name}_conv")(x)
-    return keras.layers.BatchNormalization(epsilon=bn_epsilon, name=f"{name}_bn")(x)
+    return BatchNormalization(epsilon=bn_epsilon, name=f"{name}_bn")(x)
 
 
 def shufflenet_unit(

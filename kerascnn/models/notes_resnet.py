@@ -13,6 +13,7 @@ from kerascnn.heads import classifier_head
 from kerascnn.models.resnet_cifar import check_cifar_depth
 from kerascnn.registry import register_model
 from kerascnn.specs import resnet as spec
+from kerascnn.layers.batch_norm import BatchNormalization
 
 __all__ = ["notes_resnet"]
 
@@ -58,7 +59,7 @@ def notes_resnet(
     inputs = keras.Input(shape=input_shape, name="input")
     stem = spec.CIFAR_WIDTHS[0]
     x = notes_conv2d(inputs, input_shape[-1], stem, 3, 1, "SAME", False, name="conv1_conv")
-    x = keras.layers.BatchNormalization(name="conv1_bn")(x)
+    x = BatchNormalization(name="conv1_bn")(x)
     x = keras.layers.Activation("relu", name="conv1_relu")(x)
     n_in = stem
     for stage, n_out in enumerate(spec.CIFAR_WIDTHS, start=2):

@@ -11,7 +11,7 @@ import keras
 
 from kerascnn import validation
 from kerascnn.heads import classifier_head
-from kerascnn.layers import LocalResponseNormalization
+from kerascnn.layers import BatchNormalization, LocalResponseNormalization
 from kerascnn.registry import register_model
 from kerascnn.specs import vgg as spec
 
@@ -34,7 +34,7 @@ def _conv(x, filters, kernel, batch_norm, name):
     if not batch_norm:
         return keras.layers.Conv2D(filters, kernel, padding="same", activation="relu", name=name)(x)
     x = keras.layers.Conv2D(filters, kernel, padding="same", name=name)(x)
-    x = keras.layers.BatchNormalization(
+    x = BatchNormalization(
         epsilon=spec.BN_EPSILON, momentum=spec.BN_MOMENTUM, name=f"{name}_bn"
     )(x)
     return keras.layers.ReLU(name=f"{name}_relu")(x)
