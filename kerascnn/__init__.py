@@ -8,6 +8,11 @@ import sys as _sys
 # Keras 3 with the TensorFlow backend is the only supported stack.
 _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Keep C++ start-up chatter out of user output.
+# TensorFlow enables its oneDNN CPU kernels by default only on CPUs with AVX-512 VNNI/BF16 or AMX.
+# Elsewhere (AVX2) it runs Eigen kernels whose convolution gradients are slow on small feature maps:
+# a ResNet-50 step 1.6x and a ResNet-20 step 1.7x slower on 2 AVX2 cores (tools/README.md). Takes
+# effect only when kerascnn is imported before TensorFlow; a value the user set wins. GPUs ignore it.
+_os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 # Keras maps functional graphs recursively, one frame per layer on the longest path: the 1202-layer
 # CIFAR ResNet and the 1001-layer pre-activation ResNet have over 3,000 layers in a row.
 _sys.setrecursionlimit(max(_sys.getrecursionlimit(), 20_000))

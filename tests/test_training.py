@@ -157,3 +157,25 @@ def test_mixed_precision_builds_under_the_policy_and_restores_it():
     assert model.get_layer("conv1_conv").variable_dtype == "float32"
     assert model.get_layer("predictions").compute_dtype == "float32"  # Softmax in float32.
     assert keras.config.dtype_policy().name == "float32"
+
+
+def test_xla_auto_follows_the_cpu_measurements(monkeypatch):
+    import tensorflow as tf
+
+    from kerascnn.training import xla
+
+    # conftest sets TF_ENABLE_ONEDNN_OPTS=1 before TensorFlow loads, as `import kerascnn` does.
+    assert xla.onednn_enabled() == (os.environ["TF_ENABLE_ONEDNN_OPTS"] == "1")
+    model = kerascnn.build("lenet5")
+    one_device = tf.distribute.get_strategy()
+    long_run, short_run = xla.MIN_XLA_STEPS, xla.MIN_XLA_STEPS - 1
+    monkeypatch.setattr(xla.tf.config, "list_physical_devices", lambda kind=None: [])
+    monkeypatch.setattr(xla, "onednn_enabled", lambda: True)
+    assert not xla.resolve_jit_compile("auto", model, one_device, "lenet", long_run)
+    assert xla.resolve_jit_compile(True, model, one_device, "lenet", short_run)
+    monkeypatch.setattr(xla, "onednn_enabled", lambda: False)
+    assert xla.resolve_jit_compile("auto", model, one_device, "lenet", long_run)
+    assert xla.resolve_jit_compile("auto", model, one_device, "resnet_cifar", long_run)
+    assert not xla.resolve_jit_compile("auto", model, one_device, "lenet", short_run)
+    assert not xla.resolve_jit_compile("auto", model, one_device, "resnet", long_run)
+    assert not xla.resolve_jit_compile(False, model, one_device, "lenet", long_run)

@@ -20,6 +20,9 @@ from typing import Callable
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# kerascnn's default (kerascnn/__init__.py); set here too because the benchmarks import TensorFlow
+# before kerascnn. Every contender in a process shares it: `TF_ENABLE_ONEDNN_OPTS=0` to compare.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 # PyTorch's OpenMP threads spin at every barrier by default; on a machine with more runnable
 # threads than cores (shared, or TensorFlow's pool beside it) a descheduled spinner stalls every
 # operator, and PyTorch ran 8-10x slower here than with passive waiting. Set it before torch loads.

@@ -1,30 +1,38 @@
 """Whether a run compiles its training step with XLA (`jit_compile="auto"`), decided by measurement.
 
-On CPUs, XLA's fusion pays off for small networks, whose steps are dominated by per-op overhead,
-and costs a little on large ones, whose time goes to big convolutions that oneDNN already runs
-well. Measured with `fit` on a 2-core AVX2 CPU (TensorFlow 2.21, Keras 3.15.1, batch 32,
-synthetic data), images per second without -> with XLA:
+On CPUs the answer depends on which kernels TensorFlow runs. XLA's CPU backend generates its own
+convolution code; it beats TensorFlow's Eigen kernels on small networks, whose steps are dominated
+by per-op overhead, but not oneDNN's kernels, which kerascnn turns on (`TF_ENABLE_ONEDNN_OPTS=1`,
+see kerascnn/__init__.py). Measured with `fit` on a 2-core AVX2 CPU (TensorFlow 2.21, Keras 3.15.1,
+batch 32, synthetic data, medians of 3 alternating runs), images per second without -> with XLA:
 
-    LeNet-5 (32x32x1, 0.4 M MACs)        4,766 -> 6,650   (+40%)
-    ResNet-20 (32x32x3, 41 M MACs)         172 ->   201   (+17%)
-    ResNet-50 (224x224x3, 4.1 G MACs)     2.27 ->  2.13   (-6%)
+                                          oneDNN on (default)      oneDNN off (Eigen)
+    LeNet-5 (32x32x1, 0.4 M MACs)         4,423 -> 3,570 (-19%)    3,692 -> 4,745 (+29%)
+    ResNet-20 (32x32x3, 41 M MACs)          309 ->   156 (-50%)      156 ->   248 (+59%)
 
-Reproduce with `python -m kerascnn.training.xla lenet5 resnet20 resnet50`. Compiling costs
-CPU time up front: about 16 s of CPU time for LeNet-5's training and validation functions (each
-batch shape, including a last partial batch, compiles anew), measured as the difference in
-`time.process_time()` of a 2-epoch `kerascnn.train("lenet5", "digits", input_shape=(16, 16, 1),
-epochs=2, batch_size=64)` with `jit_compile=True` (22.5 s) and `False` (6.5 s). At LeNet-5's 1.9 ms
-saved per step that takes thousands of steps to win back.
+and for ResNet-50 (112x112, batch 16, Keras's train function) 13.5 -> 11.6 img/s (-14%) with
+oneDNN, 8.5 -> 10.0 (+18%) without (`python tools/bench_torch.py --variants plain,xla`, under
+`TF_ENABLE_ONEDNN_OPTS=1` and `=0`). The best CPU setting measured for each is oneDNN without XLA,
+except LeNet-5, where Eigen with XLA was 7% faster than oneDNN without it.
 
-So on CPUs "auto" turns XLA on only for the families in `CPU_DEFAULTS`, where it was measured to
-pay off, and only for runs of at least `MIN_XLA_STEPS` optimizer steps; elsewhere it stays off, also
-because compiling a large graph (GoogLeNet) takes many minutes on a small CPU. On GPUs "auto" is
-Keras's own default (XLA on); under a multi-replica strategy it is off, as in Keras
-(`Trainer._resolve_auto_jit_compile`).
+Reproduce with `python -m kerascnn.training.xla lenet5 resnet20` (prefix `TF_ENABLE_ONEDNN_OPTS=0`
+for the Eigen column). Compiling costs CPU time up front: about 16 s of CPU time for LeNet-5's
+training and validation functions (each batch shape, including a last partial batch, compiles
+anew), measured as the difference in `time.process_time()` of a 2-epoch
+`kerascnn.train("lenet5", "digits", input_shape=(16, 16, 1), epochs=2, batch_size=64)` with
+`jit_compile=True` (22.5 s) and `False` (6.5 s); at a few milliseconds saved per step that takes
+thousands of steps to win back.
+
+So on CPUs "auto" leaves XLA off while oneDNN is on; with Eigen kernels it turns XLA on for the
+families in `EIGEN_CPU_XLA_FAMILIES`, where it was measured to pay off, and only for runs of at
+least `MIN_XLA_STEPS` optimizer steps (compiling a large graph such as GoogLeNet also takes many
+minutes on a small CPU). On GPUs "auto" is Keras's own default (XLA on); under a multi-replica
+strategy it is off, as in Keras (`Trainer._resolve_auto_jit_compile`).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -32,13 +40,22 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["CPU_DEFAULTS", "MIN_XLA_STEPS", "resolve_jit_compile", "measure"]
+__all__ = ["EIGEN_CPU_XLA_FAMILIES", "MIN_XLA_STEPS", "onednn_enabled", "resolve_jit_compile",
+           "measure"]
 
-# Families whose training step is faster with XLA on CPUs (LeNet-5 +40%, ResNet-20 +17%); the
-# perceptron and MLP are smaller still. ResNet-50 (family "resnet") was 6% slower.
-CPU_DEFAULTS = {"lenet": True, "perceptron": True, "mlp": True, "resnet_cifar": True,
-                "resnet": False}
+# Families whose training step is faster with XLA on CPUs running Eigen kernels (LeNet-5 +29%,
+# ResNet-20 +59%); the perceptron and MLP are smaller still.
+EIGEN_CPU_XLA_FAMILIES = frozenset({"lenet", "perceptron", "mlp", "resnet_cifar"})
 MIN_XLA_STEPS = 10_000  # Shorter runs do not win back the compile time (see above).
+
+
+def onednn_enabled() -> bool:
+    """Whether TensorFlow runs its oneDNN CPU kernels in this process (fixed when it loaded)."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+    except ImportError:  # Not a public module; fall back on the setting TensorFlow reads.
+        return os.environ.get("TF_ENABLE_ONEDNN_OPTS", "") in ("1", "true", "True")
+    return bool(_pywrap_util_port.IsMklEnabled())
 
 
 def resolve_jit_compile(jit_compile, model: keras.Model, strategy,
@@ -66,8 +83,10 @@ def resolve_jit_compile(jit_compile, model: keras.Model, strategy,
         return False
     if tf.config.list_physical_devices("GPU"):
         return True
+    if onednn_enabled():
+        return False
     long_enough = steps is None or steps >= MIN_XLA_STEPS
-    return CPU_DEFAULTS.get(family, False) and long_enough
+    return family in EIGEN_CPU_XLA_FAMILIES and long_enough
 
 
 def measure(name: str, batch_size: int = 32, steps: int = 100, repeats: int = 3) -> dict:
