@@ -80,6 +80,12 @@ def test_build_run_save_reload(name, tmp_path):
     assert groups[0] == "input" and groups[-1] == "head"
     assert all(layer.name.islower() for layer in model.layers)
     assert len({layer.name for layer in model.layers}) == len(model.layers)
+    # Each layer draws its own initial weights: Keras 3 initializers fix their seed when created,
+    # so an initializer instance shared by layers would give them equal kernels.
+    kernels = [keras.ops.convert_to_numpy(layer.kernel).tobytes() for layer in model.layers
+               if isinstance(getattr(layer, "kernel", None), keras.Variable)
+               and np.prod(layer.kernel.shape) > 1]
+    assert len(set(kernels)) == len(kernels), "two layers start with the same kernel"
 
     path = tmp_path / f"{name}.keras"
     model.save(path)

@@ -15,13 +15,14 @@ import keras
 from kerascnn.specs import densenet as spec
 from kerascnn.layers.batch_norm import BatchNormalization
 
-__all__ = ["CONV_INITIALIZER", "bn_relu", "dense_layer", "dense_block", "transition"]
+__all__ = ["conv_initializer", "bn_relu", "dense_layer", "dense_block", "transition"]
 
-# The authors' code initialises convolutions "following ResNet": normal with std sqrt(2 / n),
-# n = kernel height * width * output maps.
-CONV_INITIALIZER = keras.initializers.VarianceScaling(
-    scale=2.0, mode="fan_out", distribution="untruncated_normal"
-)
+def conv_initializer():
+    """The authors' code initialises convolutions "following ResNet": normal with std
+    sqrt(2 / n), n = kernel height * width * output maps. A new instance per layer: a Keras 3
+    initializer draws its seed once, so one instance shared by layers gives them equal kernels."""
+    return keras.initializers.VarianceScaling(
+        scale=2.0, mode="fan_out", distribution="untruncated_normal")
 
 
 def bn_relu(x, name: str):
@@ -33,7 +34,7 @@ def bn_relu(x, name: str):
 def _conv(x, filters: int, kernel: int, dropout_rate: float, name: str):
     x = keras.layers.Conv2D(
         filters, kernel, padding="same", use_bias=False,
-        kernel_initializer=CONV_INITIALIZER, name=f"{name}_conv",
+        kernel_initializer=conv_initializer(), name=f"{name}_conv",
     )(x)
     if dropout_rate:
         x = keras.layers.Dropout(dropout_rate, name=f"{name}_dropout")(x)

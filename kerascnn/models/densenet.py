@@ -43,14 +43,14 @@ def _stem(x, spec_: spec.DenseNetSpec):
         # The CIFAR networks start with a bare 3x3 convolution: dense layers begin with BN-ReLU.
         return keras.layers.Conv2D(
             spec_.initial_features, 3, padding="same", use_bias=False,
-            kernel_initializer=dense.CONV_INITIALIZER, name="conv1_conv",
+            kernel_initializer=dense.conv_initializer(), name="conv1_conv",
         )(x)
     stem = spec.IMAGENET_STEM
     # Explicit symmetric padding, as in the authors' Torch code: "same" would pad 7x7/2 unevenly.
     x = keras.layers.ZeroPadding2D(stem["kernel"] // 2, name="conv1_pad")(x)
     x = keras.layers.Conv2D(
         spec_.initial_features, stem["kernel"], strides=stem["strides"], use_bias=False,
-        kernel_initializer=dense.CONV_INITIALIZER, name="conv1_conv",
+        kernel_initializer=dense.conv_initializer(), name="conv1_conv",
     )(x)
     x = dense.bn_relu(x, "conv1")
     # Zero padding equals -inf padding here: the maps are non-negative after the ReLU.
