@@ -12,6 +12,7 @@ import dataclasses
 import difflib
 import fnmatch
 import os
+import random
 from typing import Any, Callable
 
 import keras
@@ -169,16 +170,22 @@ def minimum_input_size(name: str, /, **kwargs: Any) -> tuple[int, int]:
     channels = (kwargs.get("input_shape") or entry.default_input_shape)[-1]
     key = (name, channels, tuple(sorted((k, repr(v)) for k, v in options.items())))
     if key not in _MINIMUM_SIZE_CACHE:
-        # Shapes are all the probe needs: its variables are never filled with values.
-        with keras.StatelessScope(initialize_variables=False):
-            probe = entry.builder(
-                **options,
-                num_classes=1,
-                input_shape=(None, None, channels),
-                include_top=False,
-                pooling=None,
-                classifier_activation=None,
-            )
+        # Initializers draw their seeds from Python's generator as layers are created. Restoring
+        # it keeps a seeded build's weights independent of whether this cache was warm.
+        random_state = random.getstate()
+        try:
+            # Shapes are all the probe needs: its variables are never filled with values.
+            with keras.StatelessScope(initialize_variables=False):
+                probe = entry.builder(
+                    **options,
+                    num_classes=1,
+                    input_shape=(None, None, channels),
+                    include_top=False,
+                    pooling=None,
+                    classifier_activation=None,
+                )
+        finally:
+            random.setstate(random_state)
         _MINIMUM_SIZE_CACHE[key] = analysis.minimum_spatial_size(probe)
     return _MINIMUM_SIZE_CACHE[key]
 

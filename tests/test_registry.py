@@ -1,6 +1,8 @@
 import subprocess
 import sys
 
+import keras
+import numpy as np
 import pytest
 
 import kerascnn
@@ -128,3 +130,14 @@ def test_cli_summary_prints_table(capsys):
 def test_model_name_can_be_chosen():
     model = kerascnn.build("lenet5", name="digits_lenet")
     assert model.name == "digits_lenet"
+
+
+def test_seeded_builds_do_not_depend_on_the_minimum_size_cache():
+    # The minimum-size probe builds layers, whose initializers draw seeds from Python's generator.
+    registry._MINIMUM_SIZE_CACHE.clear()
+    weights = []
+    for _ in range(2):  # cold cache (the probe runs), then warm
+        keras.utils.set_random_seed(0)
+        weights.append(kerascnn.build("resnet20", input_shape=(16, 16, 3)).get_weights())
+    for cold, warm in zip(*weights):
+        np.testing.assert_array_equal(cold, warm)
