@@ -119,6 +119,8 @@ def test_arguments_are_checked_before_training():
         kerascnn.train("lenet5", "digits", strategy="gpus")
     with pytest.raises(ValueError, match="Received: jit_compile='yes'"):
         kerascnn.train("lenet5", "digits", jit_compile="yes")
+    with pytest.raises(ValueError, match="Received: steps_per_execution=0"):
+        kerascnn.train("lenet5", "digits", steps_per_execution=0)
     with pytest.raises(ValueError, match="Received: mixed_precision='float8'"):
         kerascnn.train("lenet5", "digits", mixed_precision="float8")
     with pytest.raises(ValueError, match="no TPU is attached"):
@@ -179,3 +181,22 @@ def test_xla_auto_follows_the_cpu_measurements(monkeypatch):
     assert not xla.resolve_jit_compile("auto", model, one_device, "lenet", short_run)
     assert not xla.resolve_jit_compile("auto", model, one_device, "resnet", long_run)
     assert not xla.resolve_jit_compile(False, model, one_device, "lenet", long_run)
+
+
+def test_several_steps_per_call_train_the_same_weights(tmp_path):
+    # Keras runs N steps in one compiled call; the steps, and so the weights, are the same.
+    weights = {}
+    for steps in ("auto", 1):
+        result = kerascnn.train("lenet5", "digits", run_dir=str(tmp_path / str(steps)),
+                                steps_per_execution=steps, **SMALL)
+        with open(os.path.join(result.run_dir, "config.json")) as handle:
+            assert json.load(handle)["steps_per_execution"] == (8 if steps == "auto" else 1)
+        weights[steps] = result.model.get_weights()
+    for several, one in zip(weights["auto"], weights[1]):
+        np.testing.assert_array_equal(several, one)
+    from kerascnn.training.execution import resolve_steps_per_execution
+
+    import tensorflow as tf
+
+    assert resolve_steps_per_execution("auto", tf.distribute.get_strategy(), "resnet") == 1
+    assert resolve_steps_per_execution(4, tf.distribute.get_strategy(), "resnet") == 4

@@ -32,7 +32,7 @@ def _run_train(args: argparse.Namespace) -> int:
         learning_rate=args.learning_rate, run_dir=args.run_dir, export=args.export,
         strategy=args.strategy, cpu_replicas=args.cpu_replicas,
         mixed_precision=args.mixed_precision, jit_compile=args.xla,
-        validation_split=args.validation_split, seed=args.seed, verbose=args.verbose,
+        steps_per_execution=args.steps_per_execution, validation_split=args.validation_split, seed=args.seed, verbose=args.verbose,
         split=args.split, data_dir=args.data_dir, report=not args.no_report, **options,
         **build_kwargs,
     )
@@ -64,6 +64,15 @@ def _xla(text: str):
     if text not in choices:
         raise argparse.ArgumentTypeError(f"--xla must be auto, on or off. Received: {text!r}")
     return choices[text]
+
+
+def _steps_per_call(text: str):
+    if text == "auto":
+        return text
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(
+            f"--steps-per-execution must be auto or an integer >= 1. Received: {text!r}")
+    return int(text)
 
 
 def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
@@ -101,6 +110,8 @@ def add_commands(commands) -> None:
     training.add_argument("--no-report", action="store_true",
                           help="skip the run report at the end (see `kerascnn report`)")
     training.add_argument("--xla", type=_xla, default="auto", help="auto (default), on or off")
+    training.add_argument("--steps-per-execution", type=_steps_per_call, default="auto",
+                          help="training steps per compiled call: auto (default) or N")
     training.add_argument("--input-shape", type=_shape, help="H,W,C (default: the paper's)")
     training.add_argument("--num-classes", type=int, help="classes (default: the data's)")
     training.set_defaults(run=_run_train)

@@ -22,6 +22,7 @@ from kerascnn.training import callbacks as run_callbacks
 from kerascnn.training import multiworker, optim, rundir
 from kerascnn.training.recipes import Recipe, get_recipe, recipe_for
 from kerascnn.training.strategy import describe, resolve_strategy
+from kerascnn.training.execution import check_steps_per_execution, resolve_steps_per_execution
 from kerascnn.training.xla import resolve_jit_compile
 
 __all__ = ["TrainResult", "train", "inference_model", "MAIN_OUTPUT"]
@@ -93,7 +94,7 @@ def _model_spec(model_or_name, build_kwargs: dict) -> tuple[str, str | None, tup
 
 
 def _check_arguments(epochs, batch_size, learning_rate, validation_split, seed, verbose,
-                     jit_compile):
+                     jit_compile, steps_per_execution):
     for value, name in ((epochs, "epochs"), (batch_size, "batch_size")):
         if value is not None:
             validation.check_positive_int(value, name)
@@ -107,6 +108,7 @@ def _check_arguments(epochs, batch_size, learning_rate, validation_split, seed, 
     validation.check_positive_int(seed, "seed", minimum=0)
     validation.check_choice(verbose, "verbose", VERBOSE_CHOICES)
     validation.check_choice(jit_compile, "jit_compile", ("auto", True, False))
+    check_steps_per_execution(steps_per_execution)
 
 
 def _data_spec(data, options: dict) -> dict:
@@ -157,7 +159,8 @@ def _outputs_logits(model) -> bool:
     return getattr(getattr(layer, "activation", None), "__name__", "") != "softmax"
 
 
-def _compile(model, recipe: Recipe, schedule, num_classes: int, jit_compile) -> list[str]:
+def _compile(model, recipe: Recipe, schedule, num_classes: int, jit_compile,
+             steps_per_execution: int) -> list[str]:
     """Compiles with the recipe's optimizer; returns the loss-carrying output names."""
     names = list(model.output_names)
     accuracy = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
@@ -166,7 +169,8 @@ def _compile(model, recipe: Recipe, schedule, num_classes: int, jit_compile) -> 
     if len(names) == 1:
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=_outputs_logits(model))
         model.compile(optimizer=optim.make_optimizer(recipe, schedule), loss=loss,
-                      metrics=accuracy, jit_compile=jit_compile)
+                      metrics=accuracy, jit_compile=jit_compile,
+                      steps_per_execution=steps_per_execution)
         return names
     if MAIN_OUTPUT not in names:
         raise ValueError(f"A multi-output model needs a '{MAIN_OUTPUT}' output. "
@@ -182,6 +186,7 @@ def _compile(model, recipe: Recipe, schedule, num_classes: int, jit_compile) -> 
         loss_weights={MAIN_OUTPUT: 1.0, **dict(zip(aux, weights))},
         metrics={MAIN_OUTPUT: accuracy},
         jit_compile=jit_compile,
+        steps_per_execution=steps_per_execution,
     )
     return names
 
@@ -202,8 +207,9 @@ def _shard_by_data(dataset):
 
 def train(model_or_name, data, *, recipe=None, epochs=None, batch_size=None, learning_rate=None,
           run_dir=None, export=None, strategy="auto", cpu_replicas=None, mixed_precision=False,
-          jit_compile="auto", validation_split=0.1, seed=0, verbose="auto", augmentation="recipe",
-          split=None, data_dir=None, callbacks=None, report=True, **build_kwargs) -> TrainResult:
+          jit_compile="auto", steps_per_execution="auto", validation_split=0.1, seed=0,
+          verbose="auto", augmentation="recipe", split=None, data_dir=None, callbacks=None,
+          report=True, **build_kwargs) -> TrainResult:
     """Trains a model the way its paper did, writing a resumable run directory.
 
     Args:
@@ -225,6 +231,8 @@ def train(model_or_name, data, *, recipe=None, epochs=None, batch_size=None, lea
         mixed_precision: False, True ("mixed_float16" on GPUs, "mixed_bfloat16" elsewhere), or a
             policy name; applies to models built by name.
         jit_compile: "auto" (see `kerascnn.training.xla`), True or False.
+        steps_per_execution: "auto" (see `kerascnn.training.execution`) or an int >= 1, the
+            training steps per call of Keras's compiled train function.
         validation_split: float, share of the data held out when it has no validation split.
         seed: int, for the split, shuffling, augmentation and initial weights.
         verbose: "auto", 0, 1 or 2 (Keras's progress-bar settings).
@@ -245,7 +253,7 @@ def train(model_or_name, data, *, recipe=None, epochs=None, batch_size=None, lea
             version directory.
     """
     _check_arguments(epochs, batch_size, learning_rate, validation_split, seed, verbose,
-                     jit_compile)
+                     jit_compile, steps_per_execution)
     started = time.time()
     # The strategy comes first: multi-worker collectives and CPU splits must be set up before
     # TensorFlow runs its first operation.
@@ -299,14 +307,16 @@ def train(model_or_name, data, *, recipe=None, epochs=None, batch_size=None, lea
     model = _build_model(model_or_name, name, bundle, input_shape, build_kwargs, policy, strategy)
     steps_per_epoch = max(1, math.ceil(bundle.train_examples / global_batch))
     jit = resolve_jit_compile(jit_compile, model, strategy, family, epochs * steps_per_epoch)
+    steps_per_call = resolve_steps_per_execution(steps_per_execution, strategy, family)
     schedule = optim.make_schedule(recipe, rate, epochs, steps_per_epoch)
     with strategy.scope():
         optim.apply_weight_decay(model, recipe.weight_decay)
-        outputs = _compile(model, recipe, schedule, bundle.num_classes, jit)
+        outputs = _compile(model, recipe, schedule, bundle.num_classes, jit, steps_per_call)
     config.update(
         class_names=bundle.class_names, num_classes=bundle.num_classes,
         train_examples=bundle.train_examples, validation_examples=bundle.validation_examples,
-        xla=jit, status="running", run_dir=os.path.abspath(run_dir),
+        xla=jit, steps_per_execution=steps_per_call, status="running",
+        run_dir=os.path.abspath(run_dir),
         started=(earlier or {}).get("started") or time.strftime("%Y-%m-%dT%H:%M:%S"),
         versions={"keras": keras.__version__, "tensorflow": tf.__version__},
     )
