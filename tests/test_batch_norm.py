@@ -46,8 +46,10 @@ def test_training_step_matches_keras():
     expected, expected_grads = _forward_and_gradients(keras_bn, x, upstream, training=True)
     got, got_grads = _forward_and_gradients(fused_bn, x, upstream, training=True)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    # The gamma and beta gradients are sums over the batch of terms of size ~10 that cancel to
+    # ~1: the summation order alone moves them by ~1e-4 in float32.
     for g, e in zip(got_grads, expected_grads):
-        np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(g, e, rtol=1e-4, atol=5e-4)
     for g, e in zip(fused_bn.non_trainable_weights, keras_bn.non_trainable_weights):
         np.testing.assert_allclose(g, e, rtol=1e-6)
     # The moving variance is fed the biased batch variance, as in Keras.

@@ -27,7 +27,8 @@ class DivergenceGuard(keras.callbacks.TerminateOnNaN):
     other callbacks from saving the diverged weights.
 
     Attributes:
-        diverged: False, or a dict with the epoch and batch where the loss diverged.
+        diverged: False, or a dict with the epoch and the batches (`first_batch` to `batch`,
+            one compiled call) in which the loss diverged.
         message: The message printed when it stopped the run.
     """
 
@@ -53,7 +54,12 @@ class DivergenceGuard(keras.callbacks.TerminateOnNaN):
         loss = float(loss)
         if math.isfinite(loss):
             return
-        self.diverged = {"epoch": self._epoch + 1, "batch": batch + 1, "loss": loss}
+        # With several steps per compiled call, Keras reports the call's last batch.
+        steps_per_call = int(getattr(self.model, "steps_per_execution", 1) or 1)
+        first = max(1, batch + 2 - steps_per_call)
+        where = f"batch {batch + 1}" if first == batch + 1 else f"batches {first}-{batch + 1}"
+        self.diverged = {"epoch": self._epoch + 1, "batch": batch + 1, "first_batch": first,
+                         "loss": loss}
         self.model.stop_training = True
         kept = "no checkpoint was written before it"
         if self.last_checkpoint and os.path.exists(self.last_checkpoint):
@@ -61,8 +67,8 @@ class DivergenceGuard(keras.callbacks.TerminateOnNaN):
             if self._last_good_epoch:
                 kept += f" (epoch {self._last_good_epoch})"
         self.message = (
-            f"Training diverged: the loss became {loss} at epoch {self._epoch + 1}, batch "
-            f"{batch + 1}, so the run was stopped; {kept}. Try a lower learning rate."
+            f"Training diverged: the loss became {loss} at epoch {self._epoch + 1}, {where}, so "
+            f"the run was stopped; {kept}. Try a lower learning rate."
         )
         print(f"\n{self.message}", file=sys.stderr, flush=True)
 
