@@ -98,7 +98,7 @@ def test_failed_export_leaves_nothing(tmp_path):
 def test_default_location_is_saved_models(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     built = kerascnn.build("mlp", num_classes=2, hidden_units=(4,))
-    model = keras.Model(built.inputs, built.outputs, name="tiny_mlp")
+    model = keras.Model(built.input, built.output, name="tiny_mlp")
     path = kerascnn.export(model)
     assert path == os.path.join("saved_models", "tiny_mlp", "1")
     flat = tf.saved_model.load(path).signatures["serving_default"]

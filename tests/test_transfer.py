@@ -198,10 +198,10 @@ def test_features_from_block_groups():
     out = extractor(x)
     # LeNet-5: C1+S2 gives 6@14x14, F5 ("fc3") 120 units (LeCun et al. 1998, Fig. 2).
     assert tuple(out["conv1"].shape) == (2, 14, 14, 6) and tuple(out["fc3"].shape) == (2, 120)
-    pool = keras.Model(model.inputs, model.get_layer("conv1_pool").output)
+    pool = keras.Model(model.input, model.get_layer("conv1_pool").output)
     np.testing.assert_allclose(out["conv1"], pool(x), atol=1e-6)
     pooled = kerascnn.features(model, "conv2", pooling="avg")(x)
-    conv2 = keras.Model(model.inputs, model.get_layer("conv2_pool").output)(x)
+    conv2 = keras.Model(model.input, model.get_layer("conv2_pool").output)(x)
     np.testing.assert_allclose(pooled["conv2"], np.mean(conv2, axis=(1, 2)), atol=1e-6)
     with pytest.raises(ValueError, match=r"conv1, conv2, fc3, fc4, head.*conv7"):
         kerascnn.features(model, ["conv7"])

@@ -62,7 +62,7 @@ def inference_model(model: keras.Model) -> keras.Model:
     if len(model.outputs) == 1:
         return model
     main = model.get_layer(MAIN_OUTPUT).output
-    return keras.Model(model.inputs, main, name=model.name)
+    return keras.Model(model.input, main, name=model.name)
 
 
 def _flat_as_image(shape: tuple) -> tuple:

@@ -76,8 +76,9 @@ def _fit(model, optimizer, bundle, epochs, callbacks, verbose, jit_compile):
     jit = resolve_jit_compile(jit_compile, model, tf.distribute.get_strategy(), steps=steps)
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"], jit_compile=jit)
+    # The pipeline shuffles; Keras's own shuffle does not apply to datasets.
     history = model.fit(bundle.train, validation_data=bundle.validation, epochs=epochs,
-                        callbacks=list(callbacks), verbose=verbose)
+                        callbacks=list(callbacks), verbose=verbose, shuffle=False)
     return history.history
 
 

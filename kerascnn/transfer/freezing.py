@@ -113,7 +113,7 @@ def replace_head(model: keras.Model, num_classes: int, activation="softmax") -> 
 
     old = _predictions_layer(model)
     outputs = predictions(old.input, num_classes, activation)
-    return keras.Model(model.inputs, outputs, name=model.name)
+    return keras.Model(model.input, outputs, name=model.name)
 
 
 def features(model: keras.Model, groups, pooling: str | None = None) -> keras.Model:
@@ -153,4 +153,4 @@ def features(model: keras.Model, groups, pooling: str | None = None) -> keras.Mo
                 keras.layers.GlobalMaxPooling2D
             x = pool(name=f"features_{group}_{pooling}_pool")(x)
         outputs[group] = x
-    return keras.Model(model.inputs, outputs, name=f"{model.name}_features")
+    return keras.Model(model.input, outputs, name=f"{model.name}_features")
