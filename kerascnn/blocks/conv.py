@@ -8,7 +8,9 @@ its function, as keras.applications does, so freezing and tapping by name stay p
 from __future__ import annotations
 
 import keras
+
 from kerascnn.layers.batch_norm import BatchNormalization
+from kerascnn.layers.conv import Conv2D
 
 __all__ = ["conv_bn_act"]
 
@@ -50,7 +52,7 @@ def conv_bn_act(
     Returns:
         The output tensor.
     """
-    x = keras.layers.Conv2D(
+    x = Conv2D(
         filters,
         kernel_size,
         strides=strides,

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import keras
 
-from kerascnn.specs import densenet as spec
 from kerascnn.layers.batch_norm import BatchNormalization
+from kerascnn.specs import densenet as spec
 
 __all__ = ["conv_initializer", "bn_relu", "dense_layer", "dense_block", "transition"]
 

@@ -36,6 +36,7 @@ from __future__ import annotations
 import math
 
 import keras
+
 from kerascnn.layers.batch_norm import BatchNormalization
 
 __all__ = ["notes_conv2d", "notes_residual_block"]

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import keras
 
+from kerascnn.layers.batch_norm import BatchNormalization
+from kerascnn.layers.conv import Conv2D
 from kerascnn.layers.shortcut import ZeroPaddedIdentity
 from kerascnn.layers.stochastic_depth import StochasticDepth
-from kerascnn.layers.batch_norm import BatchNormalization
 
 __all__ = [
     "BN_EPSILON",
@@ -86,7 +87,7 @@ def conv_bn(
     if strides > 1 and kernel_size > 1:
         x = keras.layers.ZeroPadding2D(kernel_size // 2, name=f"{name}_pad")(x)
         padding = "valid"
-    x = keras.layers.Conv2D(
+    x = Conv2D(
         filters,
         kernel_size,
         strides=strides,

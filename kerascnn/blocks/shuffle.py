@@ -14,8 +14,8 @@ from __future__ import annotations
 import keras
 
 from kerascnn.blocks.conv import conv_bn_act
-from kerascnn.layers.channel_shuffle import ChannelShuffle, ChannelSplit
 from kerascnn.layers.batch_norm import BatchNormalization
+from kerascnn.layers.channel_shuffle import ChannelShuffle, ChannelSplit
 
 __all__ = ["depthwise_bn", "shufflenet_unit", "shufflenet_v2_unit"]
 

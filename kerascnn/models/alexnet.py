@@ -10,7 +10,7 @@ import keras
 
 from kerascnn import validation
 from kerascnn.heads import classifier_head
-from kerascnn.layers import LocalResponseNormalization
+from kerascnn.layers import Conv2D, LocalResponseNormalization
 from kerascnn.registry import register_model
 from kerascnn.specs import alexnet as spec
 
@@ -64,7 +64,7 @@ def alexnet(
     inputs = keras.Input(shape=input_shape, name="input")
     x = inputs
     for layer in spec.CONVOLUTIONS:
-        x = keras.layers.Conv2D(
+        x = Conv2D(
             layer.filters, layer.kernel, strides=layer.strides, padding=layer.padding,
             groups=layer.tower_groups if towers == 2 else 1, name=f"{layer.name}_conv",
         )(x)

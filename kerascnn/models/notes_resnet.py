@@ -10,10 +10,10 @@ import keras
 
 from kerascnn.blocks.notes_residual import notes_conv2d, notes_residual_block
 from kerascnn.heads import classifier_head
+from kerascnn.layers.batch_norm import BatchNormalization
 from kerascnn.models.resnet_cifar import check_cifar_depth
 from kerascnn.registry import register_model
 from kerascnn.specs import resnet as spec
-from kerascnn.layers.batch_norm import BatchNormalization
 
 __all__ = ["notes_resnet"]
 
