@@ -4,9 +4,16 @@ Keras runs each call of its train function from Python; with `steps_per_executio
 N steps in a TensorFlow loop, saving the host's per-step dispatch. The steps are the same: weights
 after an epoch are bit-identical (tests/test_training.py). It pays only where a step takes
 milliseconds. Measured with `fit` on 2 AVX2 cores (TensorFlow 2.21, oneDNN on, batch 32, medians
-of 3 alternating runs), LeNet-5 trained at 3,818 img/s with 1 step per call, 4,989 with 8 (+31%)
-and 4,893 with 32; ResNet-20 and ResNet-50 steps (0.1-5 s) gained nothing measurable
-(0.97-1.04x, tools/README.md).
+of 3 alternating runs; `python -m kerascnn.training.execution lenet5`), LeNet-5 in four runs:
+
+    steps per call          1        8       32
+    run 1               3,818    4,989    4,893  img/s
+    run 2               4,159    5,354    6,094
+    run 3               2,422    4,758    5,726  (the 1-step samples were disturbed)
+    run 4               4,076    5,538    4,732
+
+8 steps per call beat 1 by 1.29-1.36x; 32 was 0.85-1.14x of 8, within the noise, so 8. ResNet-20
+and ResNet-50 steps (0.1-5 s) gained nothing measurable (0.97-1.04x, tools/README.md).
 
 So "auto" runs `STEPS_PER_CALL` steps per call for the families in `SMALL_STEP_FAMILIES` and one
 elsewhere. Callbacks then see every `STEPS_PER_CALL`-th batch; epoch-level callbacks (checkpoints,
@@ -16,14 +23,18 @@ setting their synchronisation was tested with.
 
 from __future__ import annotations
 
+import statistics
+import sys
+import time
+
 from kerascnn import validation
 
 __all__ = ["SMALL_STEP_FAMILIES", "STEPS_PER_CALL", "check_steps_per_execution",
-           "resolve_steps_per_execution"]
+           "resolve_steps_per_execution", "measure"]
 
 # Families whose steps take milliseconds on a CPU, where dispatch is a large share of a step.
 SMALL_STEP_FAMILIES = frozenset({"lenet", "perceptron", "mlp"})
-STEPS_PER_CALL = 8  # +31% for LeNet-5; 32 was no better.
+STEPS_PER_CALL = 8  # +29-36% for LeNet-5; 32 was no clearer gain.
 
 
 def check_steps_per_execution(steps_per_execution) -> None:
@@ -51,3 +62,37 @@ def resolve_steps_per_execution(steps_per_execution, strategy, family: str | Non
     if strategy.num_replicas_in_sync > 1:
         return 1
     return STEPS_PER_CALL if family in SMALL_STEP_FAMILIES else 1
+
+
+def measure(name: str, settings=(1, 8, 32), batch_size: int = 32, steps: int = 200,
+            repeats: int = 3) -> dict:
+    """Training images per second of `fit` for a registered model at each steps-per-call setting.
+
+    Settings alternate in order, reversed on odd rounds; the median of `repeats` is reported.
+    """
+    import keras
+    import numpy as np
+
+    from kerascnn.registry import build
+
+    shape = build(name, num_classes=10).input_shape[1:]
+    x = np.random.default_rng(0).random((batch_size * steps, *shape), dtype=np.float32)
+    y = np.random.default_rng(1).integers(0, 10, len(x))
+    rates = {setting: [] for setting in settings}
+    for round_ in range(repeats):
+        for setting in settings if round_ % 2 == 0 else settings[::-1]:
+            model = build(name, num_classes=10)
+            model.compile(keras.optimizers.SGD(0.01, momentum=0.9),
+                          "sparse_categorical_crossentropy", steps_per_execution=setting)
+            model.fit(x[:batch_size * 32], y[:batch_size * 32], batch_size=batch_size, verbose=0)
+            start = time.perf_counter()
+            model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
+            rates[setting].append(len(x) / (time.perf_counter() - start))
+    return {setting: statistics.median(values) for setting, values in rates.items()}
+
+
+if __name__ == "__main__":
+    for model_name in sys.argv[1:] or ["lenet5"]:
+        result = measure(model_name)
+        print(f"{model_name}: " + ", ".join(f"{setting} step(s) per call {rate:,.0f} img/s"
+                                            for setting, rate in result.items()))
