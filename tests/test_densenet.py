@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import kerascnn
+from conftest import randomize_weights
 from kerascnn import analysis
 
 IMAGENET = ("densenet121", "densenet161", "densenet169", "densenet201")
@@ -57,22 +58,6 @@ def test_imagenet_figures(densenet121):
     assert analysis.minimum_spatial_size(models["densenet121"]) == (29, 29)
 
 
-def _randomize(model, seed=0):
-    # Every variable random (moving means included, so a misplaced statistic shows), kernels
-    # scaled by their fan-in so that activations stay of order one through the whole network.
-    rng = np.random.default_rng(seed)
-    values = []
-    for variable in model.weights:
-        kind, shape = variable.path.rsplit("/", 1)[-1], tuple(variable.shape)
-        if kind in ("gamma", "moving_variance"):
-            values.append(rng.uniform(0.5, 1.5, shape))
-        elif len(shape) > 1:
-            values.append(rng.normal(0, 1, shape) / np.sqrt(np.prod(shape[:-1])))
-        else:
-            values.append(rng.normal(0, 0.1, shape))
-    model.set_weights(values)
-
-
 def _outputs(model, feature_layer, x):
     # The pooled features as well as the softmax: a wrong weight shows in the features at once.
     features = keras.Model(model.input, model.get_layer(feature_layer).output)
@@ -87,7 +72,7 @@ def test_densenet121_takes_keras_applications_weights(densenet121, tmp_path):
     theirs = [layer.name for layer in reference.layers if layer.weights]
     ours = [layer.name for layer in model.layers if layer.weights]
     assert ours == [{"bn": "conv5_bn"}.get(n, n) for n in theirs]
-    _randomize(reference)
+    randomize_weights(reference)
     model.set_weights(reference.get_weights())
     # One image at 224x224, the size the shared full-size model was built for.
     x = np.random.default_rng(1).uniform(size=(1, 224, 224, 3)).astype("float32")
@@ -98,7 +83,7 @@ def test_densenet121_takes_keras_applications_weights(densenet121, tmp_path):
     # A weights file keras.applications writes loads unchanged.
     path = tmp_path / "densenet121.weights.h5"
     reference.save_weights(path)
-    _randomize(model, seed=2)
+    randomize_weights(model, seed=2)
     model.load_weights(path)
     for ours, theirs in zip(_outputs(model, "head_avg_pool", x), expected):
         np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-4)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import kerascnn
+from conftest import randomize_weights
 from kerascnn import analysis
 
 
@@ -33,25 +34,6 @@ def test_parameters_and_mult_adds_match_the_paper():
         assert summary.total_macs / 1e6 == pytest.approx(mult_adds, abs=1), size
 
 
-def _randomize(model, seed=0):
-    # Every variable random (moving means included, so a misplaced statistic shows), kernels
-    # scaled by their fan-in so that activations stay of order one through the whole network.
-    rng = np.random.default_rng(seed)
-    values = []
-    for variable in model.weights:
-        kind, shape = variable.path.rsplit("/", 1)[-1], tuple(variable.shape)
-        if kind in ("gamma", "moving_variance"):
-            values.append(rng.uniform(0.5, 1.5, shape))
-        elif len(shape) > 1:
-            values.append(rng.normal(0, 1, shape) / np.sqrt(np.prod(shape[:-1])))
-        elif kind == "beta":
-            # Shifts of a few units push some activations past 6, where ReLU6 differs from ReLU.
-            values.append(rng.normal(0, 3, shape))
-        else:
-            values.append(rng.normal(0, 0.1, shape))
-    model.set_weights(values)
-
-
 def _outputs(model, feature_layer, x):
     # The last block's features as well as the softmax: a wrong weight shows in the features at once.
     features = keras.Model(model.input, model.get_layer(feature_layer).output)
@@ -70,7 +52,8 @@ def test_takes_keras_applications_weights(alpha, depth_multiplier):
     assert [type(v).__name__ for v in model.layers if v.weights] == [
         type(v).__name__ for v in reference.layers if v.weights
     ]
-    _randomize(reference)
+    # Betas of a few units push some activations past 6, where ReLU6 differs from ReLU.
+    randomize_weights(reference, beta_scale=3.0)
     model.set_weights(reference.get_weights())
     x = np.random.default_rng(1).uniform(-1, 1, size=(2, 32, 32, 3)).astype("float32")
     expected = _outputs(reference, "conv_pw_13_relu", x)

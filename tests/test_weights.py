@@ -12,32 +12,14 @@ import pytest
 from keras.src.legacy.saving import legacy_h5_format
 
 import kerascnn
+from conftest import randomize_weights
 from kerascnn import weights as weight_sources
-
-
-def randomize(model, seed=0):
-    """Gives every variable a non-trivial value (keras.applications starts biases and moving
-    means at zero, which would hide a wrong bias fold), keeping activations of order one."""
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        values = []
-        for variable in layer.weights:
-            kind, shape = variable.path.rsplit("/", 1)[-1], tuple(variable.shape)
-            if kind in ("gamma", "moving_variance"):
-                values.append(rng.uniform(0.5, 1.5, shape))
-            elif len(shape) > 1:
-                values.append(rng.normal(0, 1, shape) / np.sqrt(np.prod(shape[:-1])))
-            else:
-                values.append(rng.normal(0, 0.1, shape))
-        if values:
-            layer.set_weights(values)
-    return model
 
 
 def application(name, size, **kwargs):
     kwargs.setdefault("classifier_activation", None)
     model = getattr(keras.applications, name)(weights=None, input_shape=(size, size, 3), **kwargs)
-    return randomize(model)
+    return randomize_weights(model)
 
 
 def assert_same_function(model, reference, size):
@@ -139,7 +121,7 @@ def test_imagenet_refuses_what_the_files_cannot_serve():
 
 
 def test_own_files_round_trip(tmp_path):
-    model = randomize(kerascnn.build("resnet20", input_shape=(16, 16, 3)))
+    model = randomize_weights(kerascnn.build("resnet20", input_shape=(16, 16, 3)))
     path = tmp_path / "resnet20.weights.h5"
     model.save_weights(path)
     assert_same_function(kerascnn.build("resnet20", weights=str(path), input_shape=(16, 16, 3)),
@@ -178,7 +160,7 @@ def test_bias_and_epsilon_fold_exactly():
         return keras.Model(inputs, x, name=name)
 
     # keras.applications' layout (bias, epsilon 1e-3) into a bias-free one (epsilon 1.001e-5).
-    source = randomize(tiny(True, 1e-3, "source"))
+    source = randomize_weights(tiny(True, 1e-3, "source"))
     target = tiny(False, 1.001e-5, "target")
     transfer(source, target)
     assert_same_function(target, source, 5)
