@@ -23,9 +23,7 @@ setting their synchronisation was tested with.
 
 from __future__ import annotations
 
-import statistics
 import sys
-import time
 
 from kerascnn import validation
 
@@ -66,29 +64,12 @@ def resolve_steps_per_execution(steps_per_execution, strategy, family: str | Non
 
 def measure(name: str, settings=(1, 8, 32), batch_size: int = 32, steps: int = 200,
             repeats: int = 3) -> dict:
-    """Training images per second of `fit` for a registered model at each steps-per-call setting.
+    """Training images per second of `fit` for a registered model at each steps-per-call setting
+    (`kerascnn.training.throughput.fit_rates`)."""
+    from kerascnn.training.throughput import fit_rates
 
-    Settings alternate in order, reversed on odd rounds; the median of `repeats` is reported.
-    """
-    import keras
-    import numpy as np
-
-    from kerascnn.registry import build
-
-    shape = build(name, num_classes=10).input_shape[1:]
-    x = np.random.default_rng(0).random((batch_size * steps, *shape), dtype=np.float32)
-    y = np.random.default_rng(1).integers(0, 10, len(x))
-    rates = {setting: [] for setting in settings}
-    for round_ in range(repeats):
-        for setting in settings if round_ % 2 == 0 else settings[::-1]:
-            model = build(name, num_classes=10)
-            model.compile(keras.optimizers.SGD(0.01, momentum=0.9),
-                          "sparse_categorical_crossentropy", steps_per_execution=setting)
-            model.fit(x[:batch_size * 32], y[:batch_size * 32], batch_size=batch_size, verbose=0)
-            start = time.perf_counter()
-            model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
-            rates[setting].append(len(x) / (time.perf_counter() - start))
-    return {setting: statistics.median(values) for setting, values in rates.items()}
+    return fit_rates(name, {n: {"steps_per_execution": n} for n in settings}, batch_size, steps,
+                     repeats)
 
 
 if __name__ == "__main__":

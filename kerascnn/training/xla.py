@@ -34,10 +34,8 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 __all__ = ["EIGEN_CPU_XLA_FAMILIES", "MIN_XLA_STEPS", "onednn_enabled", "resolve_jit_compile",
@@ -90,27 +88,13 @@ def resolve_jit_compile(jit_compile, model: keras.Model, strategy,
 
 
 def measure(name: str, batch_size: int = 32, steps: int = 100, repeats: int = 3) -> dict:
-    """Training images per second of `fit` for a registered model, without and with XLA.
+    """Training images per second of `fit` for a registered model, without and with XLA
+    (`kerascnn.training.throughput.fit_rates`)."""
+    from kerascnn.training.throughput import fit_rates
 
-    Runs alternate between the two settings and the median of `repeats` is reported.
-    """
-    from kerascnn.registry import build
-
-    model = build(name, num_classes=10)
-    shape = (batch_size * steps, *model.input_shape[1:])
-    x = np.random.default_rng(0).random(shape, dtype=np.float32)
-    y = np.random.default_rng(1).integers(0, 10, len(x))
-    rates = {False: [], True: []}
-    for _ in range(repeats):
-        for jit in (False, True):
-            model = build(name, num_classes=10)
-            model.compile("sgd", "sparse_categorical_crossentropy", jit_compile=jit)
-            model.fit(x[:batch_size * 2], y[:batch_size * 2], batch_size=batch_size, verbose=0)
-            start = time.perf_counter()
-            model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
-            rates[jit].append(len(x) / (time.perf_counter() - start))
-    return {"model": name, "no_xla": float(np.median(rates[False])),
-            "xla": float(np.median(rates[True]))}
+    rates = fit_rates(name, {"no_xla": {"jit_compile": False}, "xla": {"jit_compile": True}},
+                      batch_size, steps, repeats)
+    return {"model": name, **rates}
 
 
 if __name__ == "__main__":
