@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import kerascnn
-from conftest import randomize_weights
+from weight_values import randomize_weights
 from kerascnn import analysis
 
 IMAGENET = ("densenet121", "densenet161", "densenet169", "densenet201")

@@ -12,7 +12,7 @@ import pytest
 from keras.src.legacy.saving import legacy_h5_format
 
 import kerascnn
-from conftest import randomize_weights
+from weight_values import randomize_weights
 from kerascnn import weights as weight_sources
 
 

@@ -17,22 +17,14 @@ import os
 import tempfile
 import time
 
+import sys
+
 import numpy as np
 
-
-def randomize(model, rng):
-    for layer in model.layers:
-        values = []
-        for variable in layer.weights:
-            kind, shape = variable.path.rsplit("/", 1)[-1], tuple(variable.shape)
-            if kind in ("gamma", "moving_variance"):
-                values.append(rng.uniform(0.5, 1.5, shape))
-            elif len(shape) > 1:
-                values.append(rng.normal(0, 1, shape) / np.sqrt(np.prod(shape[:-1])))
-            else:
-                values.append(rng.normal(0, 0.1, shape))
-        if values:
-            layer.set_weights(values)
+# One definition of the random weights, shared with the test suite.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "tests"))
+from weight_values import randomize_weights  # noqa: E402
 
 
 def main() -> int:
@@ -53,7 +45,7 @@ def main() -> int:
         start = time.time()
         reference = getattr(keras.applications, application)(
             weights=None, input_shape=(size, size, 3), classifier_activation=None)
-        randomize(reference, np.random.default_rng(0))
+        randomize_weights(reference, seed=0)
         path = os.path.join(tempfile.mkdtemp(), f"{name}.weights.h5")
         reference.save_weights(path)
         model = kerascnn.build(name, weights=path, input_shape=(size, size, 3),
