@@ -112,9 +112,13 @@ def _check_arguments(epochs, batch_size, learning_rate, validation_split, seed, 
 
 
 def _data_spec(data, options: dict) -> dict:
-    """How the run's data can be reloaded (the run report reads it); in-memory data cannot."""
+    """How the run's data can be reloaded (the run report and `evaluate` read it); in-memory data
+    cannot. A path is also recorded absolute, so that it is recognized from any directory."""
     if isinstance(data, (str, os.PathLike)):
-        return {"data": os.fspath(data), **options}
+        spec = {"data": os.fspath(data), **options}
+        if os.path.exists(spec["data"]):
+            spec["path"] = os.path.abspath(spec["data"])
+        return spec
     kind = "tf.data.Dataset" if isinstance(data, tf.data.Dataset) else "arrays"
     return {"data": None, "kind": kind, **options}
 
@@ -240,8 +244,8 @@ def train(model_or_name, data, *, recipe=None, epochs=None, batch_size=None, lea
         split: tensorflow-datasets split syntax (see `kerascnn.data.load`).
         data_dir: tensorflow-datasets data directory.
         callbacks: Extra Keras callbacks, run after kerascnn's own.
-        report: bool, write the run report (`run_dir/report/`, `kerascnn.report`) at the end when
-            matplotlib (the `report` extra) is installed.
+        report: bool, default True: write the run report at the end, its page at
+            `run_dir/report/report.html` (see `kerascnn.report`).
         **build_kwargs: Passed to `kerascnn.build` (input_shape, family options ...).
 
     Returns:
