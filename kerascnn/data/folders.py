@@ -241,6 +241,7 @@ def folder_source(root: str, *, split, validation_split: float, seed: int, num_c
         )
     train = validation = None
     train_examples = validation_examples = 0
+    validation_from = ""
     if "train" in scans:
         labels = np.asarray(scans["train"].labels)
         carve = "validation" not in scans and not isinstance(split, tuple)
@@ -254,10 +255,12 @@ def folder_source(root: str, *, split, validation_split: float, seed: int, num_c
         if mask.any():
             validation = _pipeline(scans["train"], np.flatnonzero(mask))
             validation_examples = int(mask.sum())
+            validation_from = "hold-out"
     if "validation" in scans:
         count = len(scans["validation"].labels)
         validation = _pipeline(scans["validation"], np.arange(count))
         validation_examples = count
+        validation_from = "split"
     return Source(
         train=train,
         validation=validation,
@@ -265,4 +268,5 @@ def folder_source(root: str, *, split, validation_split: float, seed: int, num_c
         validation_examples=validation_examples,
         class_names=class_names,
         image_shape=None,
+        validation_from=validation_from,
     )

@@ -46,6 +46,9 @@ class DataBundle:
             the same as `validation` when the policy crops nothing.
         normalization: The normalization mode the images went through.
         augmentation: The augmentation policy applied to `train` (fitted, e.g. with PCA statistics).
+        validation_from: Where `validation` came from: "hold-out" (the seeded `validation_split`
+            share of the training data), "split" (the data's own validation split, or the one
+            `split` named), "all" (every example: `load(..., test_set=True)`), "" without one.
     """
 
     train: tf.data.Dataset | None
@@ -58,6 +61,7 @@ class DataBundle:
     validation_uncropped: tf.data.Dataset | None = None
     normalization: str = "unit"
     augmentation: augmentation_lib.Policy | None = None
+    validation_from: str = ""
 
 
 def _check_input_shape(input_shape) -> tuple:
@@ -87,7 +91,7 @@ def _check_split(split):
 
 
 def _open_source(data, *, split, validation_split, seed, num_classes, data_dir, verbose,
-                 download, manual_dir) -> Source:
+                 download, manual_dir, test_set=False) -> Source:
     if isinstance(data, tf.data.Dataset):
         _no_split(split, "a tf.data.Dataset")
         return dataset_source(data, validation_split, seed, num_classes)
@@ -112,6 +116,8 @@ def _open_source(data, *, split, validation_split, seed, num_classes, data_dir, 
                              num_classes=num_classes, verbose=verbose)
     from kerascnn.data.tfds_source import tfds_source
 
+    if test_set and split is None:
+        split = (None, "test")
     return tfds_source(data, split=split, validation_split=validation_split, seed=seed,
                        num_classes=num_classes, data_dir=data_dir, download=download,
                        manual_dir=manual_dir)
@@ -123,6 +129,14 @@ def _no_split(split, what: str) -> None:
             f"split applies to tensorflow-datasets names and folders with split sub-folders, not "
             f"to {what}; use validation_split. Received: split={split!r}"
         )
+
+
+def _as_test_set(source: Source) -> Source:
+    """The source with no training split: its own validation split if it has one, else all of it."""
+    if source.validation is not None:
+        return dataclasses.replace(source, train=None, train_examples=0)
+    return dataclasses.replace(source, train=None, train_examples=0, validation=source.train,
+                               validation_examples=source.train_examples, validation_from="all")
 
 
 def _prepare_fn(channels: int, size: tuple[int, int]):
@@ -171,6 +185,7 @@ def load(
     verbose: int = 1,
     download: bool = False,
     manual_dir: str | None = None,
+    test_set: bool = False,
 ) -> DataBundle:
     """Turns a dataset of any supported kind into batched, normalized `tf.data` pipelines.
 
@@ -206,6 +221,11 @@ def load(
         download: For tensorflow-datasets names: download and prepare the data when it is
             missing (needs the network) instead of raising.
         manual_dir: For datasets with manual downloads (imagenet2012): where the archives are.
+        test_set: True reads `data` as a separate test set, all of it to evaluate: no training
+            split, and `validation` holds every example (a folder's images, the arrays, "digits"),
+            or the data's own validation split where it has one (a folder of "train" and "val"
+            sub-folders), or for a tensorflow-datasets name its "test" split (`split` may name
+            another). `validation_split` does not apply.
 
     Returns:
         A `DataBundle`.
@@ -229,9 +249,11 @@ def load(
             f"normalization={normalization!r} needs 3-channel inputs. "
             f"Received: input_shape={input_shape!r}"
         )
-    source = _open_source(data, split=split, validation_split=validation_split, seed=seed,
-                          num_classes=num_classes, data_dir=data_dir, verbose=verbose,
-                          download=download, manual_dir=manual_dir)
+    source = _open_source(data, split=split, validation_split=0.0 if test_set else validation_split,
+                          seed=seed, num_classes=num_classes, data_dir=data_dir, verbose=verbose,
+                          download=download, manual_dir=manual_dir, test_set=test_set)
+    if test_set:
+        source = _as_test_set(source)
     channels = input_shape[2]
     size = input_shape[:2]
     options = tf.data.Options()
@@ -281,6 +303,7 @@ def load(
         validation_uncropped=uncropped,
         normalization=normalization,
         augmentation=policy,
+        validation_from=source.validation_from if validation is not None else "",
     )
 
 

@@ -27,6 +27,10 @@ class Source:
     class_names: list[str]
     image_shape: tuple | None = None  # (H, W, C) when every image has it, else None.
     in_memory: bool = False
+    # Where `validation` came from: "hold-out" (a seeded `validation_split` share of the
+    # training data), "split" (the data's own validation split, or the one `split` named),
+    # "all" (every example, for a separate test set), or "" without one.
+    validation_from: str = ""
 
 
 def _class_names(num_found: int, num_classes: int | None) -> list[str]:
@@ -125,6 +129,7 @@ def array_source(
         class_names=class_names,
         image_shape=tuple(images.shape[1:]),
         in_memory=True,
+        validation_from="hold-out" if validation is not None else "",
     )
 
 
@@ -188,4 +193,5 @@ def dataset_source(
         validation_examples=int(mask.sum()),
         class_names=class_names,
         image_shape=tuple(shape) if shape.is_fully_defined() else None,
+        validation_from="hold-out" if mask.any() else "",
     )

@@ -142,4 +142,6 @@ def tfds_source(name: str, *, split, validation_split: float, seed: int, num_cla
         validation_examples=validation_examples,
         class_names=class_names,
         image_shape=shape if None not in shape else None,
+        validation_from=("split" if validation_split_name is not None
+                         else "hold-out" if validation is not None else ""),
     )
