@@ -27,6 +27,7 @@ def alexnet(
     classifier_activation="softmax",
     towers: int = 2,
     dropout_rate: float = spec.DROPOUT_RATE,
+    lrn: str = "paper",
     name: str = "alexnet",
 ) -> keras.Model:
     """AlexNet (Krizhevsky et al. 2012): five convolutions, three fully connected layers.
@@ -38,6 +39,10 @@ def alexnet(
     55 -> 27 -> 27 -> 13 -> 13 -> 13 -> 13 -> 6; 60,965,224 parameters, about 0.72 G MACs.
     `alexnet_onetower` (`towers=1`) is the single-group form of cs231n's "simplified AlexNet"
     and Caffe's single-GPU model: 62,378,344 parameters.
+
+    `lrn="caffe"` uses the response-normalization constants of BVLC's Caffe replication
+    (k=1, alpha=1e-4/5; `kerascnn.specs.alexnet.LRN_CONSTANTS`), which its `bvlc_alexnet` weights
+    need; the layers are otherwise those of its deploy.prototxt.
 
     Deviations: the input is 227x227 (the paper's "224x224" does not give its 55x55 maps with an
     11x11/4 valid convolution); the initialization is Keras' (Glorot uniform, zero biases)
@@ -51,16 +56,19 @@ def alexnet(
         classifier_activation: Activation of `predictions`.
         towers: 2 (the paper's grouped convolutions) or 1 (one group).
         dropout_rate: Dropout after FC6 and FC7 (default 0.5).
+        lrn: LRN constants, "paper" (default) or "caffe".
         name: Model name.
 
     Returns:
         A functional `keras.Model`.
 
     Raises:
-        ValueError: If `towers` is not 1 or 2 or `dropout_rate` is not in [0, 1).
+        ValueError: If `towers` is not 1 or 2, `dropout_rate` is not in [0, 1) or `lrn` is not
+            a key of `LRN_CONSTANTS`.
     """
     validation.check_choice(towers, "towers", (1, 2))
     validation.check_fraction(dropout_rate, "dropout_rate")
+    validation.check_choice(lrn, "lrn", tuple(spec.LRN_CONSTANTS))
     inputs = keras.Input(shape=input_shape, name="input")
     x = inputs
     for layer in spec.CONVOLUTIONS:
@@ -70,7 +78,7 @@ def alexnet(
         )(x)
         x = keras.layers.ReLU(name=f"{layer.name}_relu")(x)
         if layer.lrn:
-            x = LocalResponseNormalization(**spec.LRN, name=f"{layer.name}_lrn")(x)
+            x = LocalResponseNormalization(**spec.LRN_CONSTANTS[lrn], name=f"{layer.name}_lrn")(x)
         if layer.pool:
             x = keras.layers.MaxPooling2D(
                 spec.POOL_SIZE, strides=spec.POOL_STRIDES, name=f"{layer.name}_pool"

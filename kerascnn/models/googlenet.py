@@ -23,15 +23,35 @@ def _conv(x, filters, kernel, strides=1, *, name):
     return conv_bn_act(x, filters, kernel, strides, use_bias=True, batch_norm=False, name=name)
 
 
-def _stem(x):
+def _max_pool(x, padding: str, name: str):
+    """Max pooling 3x3/2: "same", or Caffe's ceil mode (equal to "same" on even sizes).
+
+    Caffe's output size is ceil((n - k) / s) + 1, which is floor((n + s - 1 - k) / s) + 1: a
+    valid pooling of the map padded by s - 1 at its end.
+    """
+    if padding == "same":
+        return keras.layers.MaxPooling2D(*spec.POOL, padding="same", name=name)(x)
+    end = spec.POOL[1] - 1
+    # Every max pooling here follows a ReLU, so zeros never win a maximum.
+    x = keras.layers.ZeroPadding2D(((0, end), (0, end)), name=f"{name}_pad")(x)
+    return keras.layers.MaxPooling2D(*spec.POOL, name=name)(x)
+
+
+def _stem(x, padding: str = "same"):
     filters, kernel, strides = spec.CONV1
-    x = _conv(x, filters, kernel, strides, name="conv1")
-    x = keras.layers.MaxPooling2D(*spec.POOL, padding="same", name="conv1_pool")(x)
+    if padding == "caffe":
+        # Caffe pads 3 on every side; "same" pads 2 before and 3 after for 7x7/2 on even sizes.
+        x = keras.layers.ZeroPadding2D(kernel // 2, name="conv1_pad")(x)
+        x = conv_bn_act(x, filters, kernel, strides, "valid", use_bias=True, batch_norm=False,
+                        name="conv1")
+    else:
+        x = _conv(x, filters, kernel, strides, name="conv1")
+    x = _max_pool(x, padding, "conv1_pool")
     x = LocalResponseNormalization(**spec.LRN, name="conv1_lrn")(x)
     x = _conv(x, spec.CONV2_REDUCE, 1, name="conv2_reduce")
     x = _conv(x, spec.CONV2, 3, name="conv2")
     x = LocalResponseNormalization(**spec.LRN, name="conv2_lrn")(x)
-    return keras.layers.MaxPooling2D(*spec.POOL, padding="same", name="conv2_pool")(x)
+    return _max_pool(x, padding, "conv2_pool")
 
 
 def _auxiliary(x, num_classes, classifier_activation, name):
@@ -59,6 +79,7 @@ def googlenet(
     aux_logits: bool = False,
     naive: bool = False,
     dropout_rate: float = spec.DROPOUT_RATE,
+    padding: str = "same",
     name: str = "googlenet",
 ) -> keras.Model:
     """GoogLeNet (Szegedy et al. 2015), faithful to Table 1 and figure 3.
@@ -78,7 +99,9 @@ def googlenet(
     normalization and no LRN; this builder follows the paper. The 7x7 average pooling is global
     average pooling, identical at 224x224, so that other input sizes work. The paper gives no LRN
     parameters; those of the authors' Caffe model are used. Max pooling pads like Caffe's ceil
-    mode ("same"), which gives the table's 112 -> 56 -> 28 -> 14 -> 7.
+    mode ("same"), which gives the table's 112 -> 56 -> 28 -> 14 -> 7. `padding="caffe"` pads as
+    BVLC's Caffe model (bvlc_googlenet deploy.prototxt), which its weights need: conv1 by 3 on
+    every side, where "same" pads 2 before and 3 after, and max pooling rounded up on odd sizes too.
 
     Args:
         num_classes: Number of classes (default 1000).
@@ -89,24 +112,27 @@ def googlenet(
         aux_logits: Add the auxiliary classifiers (needs `include_top` and at least 65x65 input).
         naive: Use the naive inception module of figure 2a.
         dropout_rate: Dropout before the linear layer (default 0.4).
+        padding: "same" (default) or "caffe".
         name: Model name.
 
     Returns:
         A functional `keras.Model`.
 
     Raises:
-        ValueError: For non-boolean `aux_logits`/`naive`, a `dropout_rate` outside [0, 1), or an
-            input too small for the auxiliary classifiers.
+        ValueError: For non-boolean `aux_logits`/`naive`, a `dropout_rate` outside [0, 1), a
+            `padding` other than "same" or "caffe", or an input too small for the auxiliary
+            classifiers.
     """
     validation.check_choice(aux_logits, "aux_logits", (False, True))
     validation.check_choice(naive, "naive", (False, True))
     validation.check_fraction(dropout_rate, "dropout_rate")
+    validation.check_choice(padding, "padding", ("same", "caffe"))
     inputs = keras.Input(shape=input_shape, name="input")
-    x = _stem(inputs)
+    x = _stem(inputs, padding)
     auxiliary = []
     for module, widths in spec.INCEPTION.items():
         if module in spec.POOL_BEFORE:
-            x = keras.layers.MaxPooling2D(*spec.POOL, padding="same", name=f"{module}_pre_pool")(x)
+            x = _max_pool(x, padding, f"{module}_pre_pool")
         x = inception_module(x, widths, name=module, naive=naive)
         if aux_logits and include_top and module in spec.AUX_AFTER:
             index = spec.AUX_AFTER.index(module) + 1

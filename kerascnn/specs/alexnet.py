@@ -37,6 +37,11 @@ POOL_STRIDES = 2
 # Section 3.3: k = 2, n = 5, alpha = 1e-4, beta = 0.75.
 LRN = {"k": 2.0, "n": 5, "alpha": 1e-4, "beta": 0.75}
 
+# Constants by name: the paper's, and those of BVLC's Caffe replication (bvlc_alexnet
+# deploy.prototxt: local_size 5, alpha 1e-4, beta 0.75, Caffe's default k 1), which its weights
+# need. Caffe divides alpha by local_size, hence 1e-4 / 5 here.
+LRN_CONSTANTS = {"paper": LRN, "caffe": {"k": 1.0, "n": 5, "alpha": 1e-4 / 5, "beta": 0.75}}
+
 # FC6 and FC7, each followed by dropout 0.5 (section 4.2); FC8 is the classifier.
 FULLY_CONNECTED = ("fc6", "fc7")
 FC_UNITS = 4096
