@@ -70,11 +70,7 @@ def _run_summary(args: argparse.Namespace) -> int:
 def _run_report(args: argparse.Namespace) -> int:
     from kerascnn.training.report import report
 
-    try:
-        written = report(args.run_dir, output_dir=args.output_dir)
-    except ImportError as error:  # matplotlib is an optional extra; say how to get it.
-        print(f"kerascnn: error: {error}", file=sys.stderr)
-        return 2
+    written = report(args.run_dir, output_dir=args.output_dir)
     for note in written.notes:
         print(f"note: {note}", file=sys.stderr)
     print(written.html)

@@ -1,9 +1,10 @@
 """The run report on a tiny real run: a small CNN trained one epoch on scikit-learn's digits."""
 
+import configparser
+import importlib
 import json
 import os
 import re
-import sys
 
 import keras
 import numpy as np
@@ -12,6 +13,9 @@ import pytest
 import kerascnn
 from kerascnn.cli import main
 from kerascnn.training.report import confusion_matrix, filter_mosaic, read_history
+
+# The module, not the `report` function that kerascnn.training exports under the same name.
+report_module = importlib.import_module("kerascnn.training.report")
 
 CLASS_NAMES = [f"digit_{d}" for d in range(10)]
 
@@ -46,7 +50,6 @@ def run_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def written(run_dir):
-    pytest.importorskip("matplotlib")
     path, validation, _ = run_dir
     return kerascnn.report(str(path), data=validation, num_worst=8)
 
@@ -134,16 +137,33 @@ def test_missing_run_directory_names_it(tmp_path):
         kerascnn.report(str(tmp_path / "nope"))
 
 
-def test_missing_matplotlib_says_how_to_install(run_dir, monkeypatch):
+def test_matplotlib_is_a_regular_dependency():
+    # The report is written by every run, so its one drawing library installs with the package.
+    setup = configparser.ConfigParser()
+    setup.read(os.path.join(os.path.dirname(__file__), "..", "setup.cfg"))
+    required = setup["options"]["install_requires"].split()
+    assert any(line.startswith("matplotlib>=") for line in required)
+
+
+def test_fine_tuning_history_json_gives_learning_curves(run_dir, tmp_path):
     path, validation, _ = run_dir
-    monkeypatch.setitem(sys.modules, "matplotlib", None)
-    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
-    with pytest.raises(ImportError, match=re.escape("kerascnn[report]")):
-        kerascnn.report(str(path), data=validation)
+    tuned = tmp_path / "tuned"
+    tuned.mkdir()
+    (tuned / "model.keras").write_bytes((path / "best.keras").read_bytes())
+    # fine_tune's history.json: the head phase, then the fine-tuning phase.
+    (tuned / "history.json").write_text(json.dumps({
+        "head": {"loss": [2.0, 1.5], "accuracy": [0.3, 0.5]},
+        "fine_tune": {"loss": [1.0], "accuracy": [0.7], "val_accuracy": [0.6]}}))
+    written = kerascnn.report(str(tuned), data=validation)
+    assert "learning_curves" in written.figures
+    history = report_module._run_history(str(tuned))
+    np.testing.assert_array_equal(history["epoch"], [0, 1, 2])
+    np.testing.assert_array_equal(history["loss"], [2.0, 1.5, 1.0])
+    np.testing.assert_array_equal(history["val_accuracy"][2:], [0.6])
+    assert np.isnan(history["val_accuracy"][:2]).all()
 
 
 def test_command_line_writes_the_report(run_dir, tmp_path, capsys):
-    pytest.importorskip("matplotlib")
     path, _, _ = run_dir
     out = tmp_path / "cli_report"
     assert main(["report", str(path), "--output-dir", str(out)]) == 0
@@ -159,7 +179,6 @@ def test_command_line_writes_the_report(run_dir, tmp_path, capsys):
 
 
 def test_in_memory_data_that_cannot_be_reloaded_is_a_note(run_dir, tmp_path):
-    pytest.importorskip("matplotlib")
     path, _, _ = run_dir
     bare = tmp_path / "bare"
     bare.mkdir()

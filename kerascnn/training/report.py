@@ -1,8 +1,8 @@
 """The run report: what a finished (or running) training run looks like, as PNGs and one HTML page.
 
-`report(run_dir)` reads a run directory — `history.csv` (the columns Keras's `CSVLogger` writes),
-the best/last `.keras` checkpoints and the resolved config JSON with the data spec and class names —
-and draws:
+`report(run_dir)` reads a run directory — `history.csv` (the columns Keras's `CSVLogger` writes;
+a fine-tuning run's `history.json`), the best/last `.keras` checkpoints and the resolved config
+JSON with the data spec and class names — and draws:
 
 - the learning curves: loss, top-1 accuracy and learning rate per epoch;
 - the confusion matrix on the validation data, with class names;
@@ -10,9 +10,8 @@ and draws:
 - the first convolution layer's filters as images, the view of Krizhevsky et al., "ImageNet
   Classification with Deep Convolutional Neural Networks", NIPS 2012, Figure 3.
 
-Drawing needs matplotlib, an optional extra (`pip install 'kerascnn[report]'`); training does not.
-The numbers (confusion matrix, worst examples, filter mosaic) are plain numpy and are computed
-without it.
+The numbers (confusion matrix, worst examples) are plain numpy, computed here; the pictures are
+drawn in `report_figures.py`, headless (matplotlib's Agg canvas: no display needed).
 """
 
 from __future__ import annotations
@@ -22,19 +21,16 @@ import dataclasses
 import glob
 import html
 import json
-import math
 import os
 from typing import Any, Iterator
 
 import numpy as np
 
+from kerascnn.training import report_figures as figures
+from kerascnn.training.report_figures import filter_mosaic
+
 __all__ = ["RunReport", "report", "read_history", "confusion_matrix", "filter_mosaic"]
 
-INSTALL_HINT = "pip install 'kerascnn[report]'"
-# History columns that hold top-1 accuracy, in the spellings Keras metrics log under.
-_TOP1_KEYS = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy",
-              "top1", "top_1_accuracy")
-_LR_KEYS = ("learning_rate", "lr")
 # Config entries the page's summary table repeats, when the run recorded them.
 _CONFIG_SUMMARY = ("model", "status", "epochs", "batch_size", "learning_rate", "message")
 _FIGURES = (
@@ -75,6 +71,29 @@ def read_history(path: str) -> dict[str, np.ndarray]:
                 values.append(float("nan"))
         columns[key] = np.asarray(values)
     return columns
+
+
+def _phase_history(path: str) -> dict[str, np.ndarray]:
+    """A fine-tuning run's `history.json` ({phase: {column: values}}), phases one after the other
+    as one history; a column that a phase did not log is NaN there."""
+    with open(path) as handle:
+        phases = [h for h in json.load(handle).values() if isinstance(h, dict) and h]
+    lengths = [max(len(v) for v in h.values()) for h in phases]
+    keys = sorted({k for h in phases for k in h})
+    columns = {k: np.concatenate([np.asarray(h.get(k, [np.nan] * n), dtype=float)
+                                  for h, n in zip(phases, lengths)]) for k in keys}
+    return {"epoch": np.arange(sum(lengths), dtype=float), **columns} if phases else {}
+
+
+def _run_history(run_dir: str) -> dict[str, np.ndarray]:
+    """The run's per-epoch logs: `history.csv` (train), else `history.json` (fine_tune), else {}."""
+    csv_path, json_path = (os.path.join(run_dir, f"history.{ext}") for ext in ("csv", "json"))
+    if os.path.isfile(csv_path) and os.path.getsize(csv_path) > 0:
+        return read_history(csv_path)
+    try:
+        return _phase_history(json_path) if os.path.isfile(json_path) else {}
+    except (OSError, ValueError, AttributeError):
+        return {}
 
 
 def _find_key(container: Any, key: str) -> Any:
@@ -123,37 +142,6 @@ def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: i
     counts = np.zeros((num_classes, num_classes), dtype=np.int64)
     np.add.at(counts, (np.asarray(labels, int), np.asarray(predictions, int)), 1)
     return counts
-
-
-def _unit_range(array: np.ndarray) -> np.ndarray:
-    low, high = float(np.min(array)), float(np.max(array))
-    return (array - low) / (high - low) if high > low else np.zeros_like(array, dtype=float)
-
-
-def filter_mosaic(kernel: np.ndarray, columns: int | None = None, border: int = 1) -> np.ndarray:
-    """Lays out the filters of a (kh, kw, in, out) convolution kernel as one image.
-
-    Each filter is scaled to [0, 1] on its own (as the AlexNet paper shows them); three input
-    channels give a colour tile, any other count the mean over input channels in grey. Tiles sit
-    row-major on a grid `columns` wide (default: ceil(sqrt(out))), separated by `border` pixels of 1.
-
-    Returns:
-        An (rows*(kh+border)+border, columns*(kw+border)+border, 3) float array in [0, 1].
-    """
-    kernel = np.asarray(kernel, dtype=float)
-    if kernel.ndim != 4:
-        raise ValueError(f"kernel must have shape (kh, kw, in, out). Received: kernel.shape={kernel.shape}")
-    height, width, channels, count = kernel.shape
-    columns = columns or math.ceil(math.sqrt(count))
-    rows = math.ceil(count / columns)
-    mosaic = np.ones((rows * (height + border) + border, columns * (width + border) + border, 3))
-    for index in range(count):
-        tile = kernel[..., index]
-        tile = tile if channels == 3 else np.repeat(tile.mean(axis=-1, keepdims=True), 3, axis=-1)
-        top = border + (index // columns) * (height + border)
-        left = border + (index % columns) * (width + border)
-        mosaic[top:top + height, left:left + width] = _unit_range(tile)
-    return mosaic
 
 
 def _first_conv_kernel(model) -> tuple[str, np.ndarray] | None:
@@ -223,13 +211,15 @@ def _validation_data(config: dict, input_shape: tuple, batch_size: int):
 
     from kerascnn.data import load
 
+    from kerascnn.training.rundir import recorded_data
+
     spec = config.get("data")
-    options = dict(spec) if isinstance(spec, dict) else {}
-    source = spec if isinstance(spec, str) else next(
-        (options.pop(k) for k in ("data", "name", "source") if isinstance(options.get(k), str)), None)
+    source, options = recorded_data(config)
     if source is None:
         raise ValueError("The run's config names no data that can be reloaded (in-memory data "
                          f"is not saved); pass data=(x, y) or a tf.data.Dataset. Received: data={spec!r}")
+    # The absolute path, recorded since, finds a folder from any working directory.
+    source = options["path"] if os.path.exists(options.get("path") or "") else source
     accepted = set(inspect.signature(load).parameters) - {"data", "input_shape", "batch_size",
                                                           "augmentation", "verbose", "download"}
     options = {k: (tuple(v) if isinstance(v, list) else v) for k, v in options.items() if k in accepted}
@@ -241,96 +231,6 @@ def _validation_data(config: dict, input_shape: tuple, batch_size: int):
 
 
 # --- the pictures --------------------------------------------------------------------------------
-
-
-def _require_matplotlib():
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ImportError("The run report draws its figures with matplotlib, an optional extra "
-                          f"that is not installed. Install it with: {INSTALL_HINT}") from None
-    return Figure
-
-
-def _column(history: dict, keys: tuple, prefix: str = "") -> tuple[str, np.ndarray] | None:
-    for key in keys:
-        if prefix + key in history:
-            return prefix + key, history[prefix + key]
-    return None
-
-
-def _plot_learning_curves(Figure, history: dict, path: str) -> None:
-    epochs = history.get("epoch", np.arange(len(next(iter(history.values()), []))))
-    epochs = np.asarray(epochs) + 1  # CSVLogger counts epochs from 0; people count from 1.
-    figure = Figure(figsize=(13, 3.8), layout="constrained")
-    loss_ax, acc_ax, lr_ax = figure.subplots(1, 3)
-    for ax, keys, title in ((loss_ax, ("loss",), "loss"), (acc_ax, _TOP1_KEYS, "top-1 accuracy")):
-        for prefix, style in (("", "-o"), ("val_", "--s")):
-            found = _column(history, keys, prefix)
-            if found:
-                ax.plot(epochs, found[1], style, markersize=3, label=found[0])
-        ax.set(title=title, xlabel="epoch")
-        if ax.lines:
-            ax.legend()
-    found = _column(history, _LR_KEYS)
-    if found is not None and np.all(found[1][np.isfinite(found[1])] > 0):
-        lr_ax.semilogy(epochs, found[1], "-o", markersize=3)
-    else:
-        lr_ax.text(0.5, 0.5, "learning rate not logged", ha="center", va="center",
-                   transform=lr_ax.transAxes)
-    lr_ax.set(title="learning rate", xlabel="epoch")
-    for ax in (loss_ax, acc_ax, lr_ax):
-        ax.xaxis.get_major_locator().set_params(integer=True)
-    figure.savefig(path, dpi=100)
-
-
-def _plot_confusion(Figure, counts: np.ndarray, class_names: list[str], path: str) -> None:
-    count = len(class_names)
-    size = min(4 + 0.45 * count, 16)
-    figure = Figure(figsize=(size + 1.5, size), layout="constrained")
-    ax = figure.subplots()
-    image = ax.imshow(counts, cmap="Blues", interpolation="nearest")
-    figure.colorbar(image, ax=ax, shrink=0.8)
-    ax.set(xlabel="predicted class", ylabel="true class",
-           title=f"{int(counts.sum())} validation examples")
-    if count <= 40:  # Beyond that the names and counts overprint each other.
-        ax.set_xticks(range(count), class_names, rotation=90)
-        ax.set_yticks(range(count), class_names)
-    if count <= 20:
-        threshold = counts.max() / 2
-        for (i, j), value in np.ndenumerate(counts):
-            ax.text(j, i, str(value), ha="center", va="center", fontsize=8,
-                    color="white" if value > threshold else "black")
-    figure.savefig(path, dpi=100)
-
-
-def _plot_worst(Figure, worst: list[dict], class_names: list[str], path: str) -> None:
-    columns = min(8, max(1, len(worst)))
-    rows = max(1, math.ceil(len(worst) / columns))
-    figure = Figure(figsize=(1.8 * columns, 2.1 * rows), layout="constrained")
-    axes = np.atleast_1d(figure.subplots(rows, columns)).ravel()
-    for ax in axes:
-        ax.axis("off")
-    for ax, item in zip(axes, worst):
-        image = _unit_range(np.asarray(item["image"], dtype=float))
-        ax.imshow(image[..., 0] if image.shape[-1] == 1 else image[..., :3],
-                  cmap="gray", interpolation="nearest")
-        ax.set_title(f"true {class_names[item['label']]}\npred {class_names[item['prediction']]}"
-                     f" ({item['predicted_probability']:.2f})", fontsize=8)
-    figure.savefig(path, dpi=100)
-
-
-def _plot_filters(Figure, layer_name: str, kernel: np.ndarray, path: str) -> None:
-    mosaic = filter_mosaic(kernel)
-    scale = max(4.0, min(12.0, mosaic.shape[1] / 12))
-    figure = Figure(figsize=(scale, scale * mosaic.shape[0] / mosaic.shape[1] + 0.4),
-                    layout="constrained")
-    ax = figure.subplots()
-    ax.imshow(mosaic, interpolation="nearest")
-    ax.axis("off")
-    height, width, channels, count = kernel.shape
-    ax.set_title(f"{layer_name}: {count} filters of {height}x{width}x{channels}")
-    figure.savefig(path, dpi=100)
 
 
 def _write_html(path: str, run_dir: str, result: RunReport, summary: list[tuple[str, str]]) -> None:
@@ -373,7 +273,6 @@ def report(run_dir: str, data: Any = None, *, output_dir: str | None = None, bat
 
     Raises:
         FileNotFoundError: when `run_dir` is not a directory.
-        ImportError: when matplotlib (the `report` extra) is not installed.
         ValueError: when a part of the report has nothing to draw from at all.
     """
     from kerascnn.validation import check_positive_int
@@ -382,7 +281,6 @@ def report(run_dir: str, data: Any = None, *, output_dir: str | None = None, bat
         raise FileNotFoundError(f"run_dir must be a run directory. Received: run_dir={run_dir!r}")
     check_positive_int(batch_size, "batch_size")
     check_positive_int(num_worst, "num_worst")
-    Figure = _require_matplotlib()
     output_dir = output_dir or os.path.join(run_dir, "report")
     os.makedirs(output_dir, exist_ok=True)
     config = _read_config(run_dir)
@@ -392,11 +290,10 @@ def report(run_dir: str, data: Any = None, *, output_dir: str | None = None, bat
     summary += [(key, str(config[key])) for key in _CONFIG_SUMMARY if key in config]
     summary += [("recipe", str(recipe.get("name")))] if isinstance(recipe, dict) else []
 
-    history_path = os.path.join(run_dir, "history.csv")
-    if os.path.isfile(history_path) and os.path.getsize(history_path) > 0:
-        history = read_history(history_path)
+    history = _run_history(run_dir)
+    if history:
         result.figures["learning_curves"] = os.path.join(output_dir, "learning_curves.png")
-        _plot_learning_curves(Figure, history, result.figures["learning_curves"])
+        figures.plot_learning_curves(history, result.figures["learning_curves"])
         summary.append(("epochs logged", str(len(history.get("epoch", [])))))
     else:
         result.notes.append("No history.csv in the run directory: no learning curves.")
@@ -405,7 +302,7 @@ def report(run_dir: str, data: Any = None, *, output_dir: str | None = None, bat
     if checkpoint is None:
         result.notes.append("No .keras checkpoint in the run directory: no model pictures.")
     else:
-        _model_figures(Figure, checkpoint, config, data, batch_size, num_worst, output_dir,
+        _model_figures(checkpoint, config, data, batch_size, num_worst, output_dir,
                        result, summary)
     if not result.figures:
         raise ValueError("The run directory holds neither history.csv nor a .keras checkpoint. "
@@ -414,7 +311,7 @@ def report(run_dir: str, data: Any = None, *, output_dir: str | None = None, bat
     return result
 
 
-def _model_figures(Figure, checkpoint, config, data, batch_size, num_worst, output_dir, result,
+def _model_figures(checkpoint, config, data, batch_size, num_worst, output_dir, result,
                    summary) -> None:
     import keras
 
@@ -425,7 +322,7 @@ def _model_figures(Figure, checkpoint, config, data, batch_size, num_worst, outp
     first = _first_conv_kernel(model)
     if first is not None:
         result.figures["conv1_filters"] = os.path.join(output_dir, "conv1_filters.png")
-        _plot_filters(Figure, first[0], first[1], result.figures["conv1_filters"])
+        figures.plot_filters(first[0], first[1], result.figures["conv1_filters"])
     num_classes = int(_main_output(model.outputs).shape[-1]) if model.outputs else 0
     names = _find_key(config, "class_names")
     if data is None:
@@ -448,11 +345,11 @@ def _model_figures(Figure, checkpoint, config, data, batch_size, num_worst, outp
     summary.append(("validation examples", str(int(result.confusion.sum()))))
     summary.append(("validation top-1", f"{result.top1:.4f}"))
     for key, draw, args in (
-        ("confusion_matrix", _plot_confusion, (result.confusion, result.class_names)),
-        ("worst_examples", _plot_worst, (result.worst, result.class_names)),
+        ("confusion_matrix", figures.plot_confusion, (result.confusion, result.class_names)),
+        ("worst_examples", figures.plot_worst, (result.worst, result.class_names)),
     ):
         result.figures[key] = os.path.join(output_dir, f"{key}.png")
-        draw(Figure, *args, result.figures[key])
+        draw(*args, result.figures[key])
     with open(os.path.join(output_dir, "confusion_matrix.csv"), "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["true \\ predicted", *result.class_names])
