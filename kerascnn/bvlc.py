@@ -19,12 +19,26 @@ from typing import NamedTuple
 from kerascnn.specs import alexnet as alexnet_spec
 from kerascnn.specs import googlenet as googlenet_spec
 
-__all__ = ["NETWORKS", "CaffeLayer", "network", "deploy_prototxt", "blob_shapes"]
+__all__ = ["NETWORKS", "BUILD_OPTIONS", "CaffeLayer", "network", "deploy_prototxt", "blob_shapes",
+           "check_build"]
 
 # The BVLC networks by weight-source name: (Caffe net name, kerascnn model, input (C, H, W)).
 NETWORKS = {
     "bvlc_alexnet": ("AlexNet", "alexnet", (3, 227, 227)),
     "bvlc_googlenet": ("GoogleNet", "googlenet", (3, 224, 224)),
+}
+
+# The build options under which the kerascnn model computes what Caffe computes: BVLC's LRN
+# constants (k=1) in AlexNet; symmetric conv1 padding and ceil-mode pooling in GoogLeNet.
+BUILD_OPTIONS = {"bvlc_alexnet": {"lrn": "caffe"}, "bvlc_googlenet": {"padding": "caffe"}}
+
+# The layer settings that show those options in a built model: {layer: {config key: value}}.
+_SIGNATURES = {
+    "bvlc_alexnet": {f"{layer.name}_lrn": alexnet_spec.LRN_CONSTANTS["caffe"]
+                     for layer in alexnet_spec.CONVOLUTIONS if layer.lrn},
+    "bvlc_googlenet": {name: {"padding": "valid"} for name in (
+        "conv1_conv", "conv1_pool", "conv2_pool",
+        *(f"{module}_pre_pool" for module in googlenet_spec.POOL_BEFORE))},
 }
 
 
@@ -226,6 +240,26 @@ def network(source: str, input_shape: tuple | None = None, num_classes: int = 10
         net, top = _googlenet(chw, num_classes, auxiliary)
     net.softmax(top)
     return net.layers
+
+
+def check_build(model, source: str) -> None:
+    """Checks that `model` was built with `BUILD_OPTIONS[source]`.
+
+    Raises:
+        ValueError: Naming the option, and the first layer whose settings differ from Caffe's.
+    """
+    for layer_name, settings in _SIGNATURES[source].items():
+        try:
+            config = model.get_layer(layer_name).get_config()
+        except ValueError:
+            config = {}
+        for key, value in settings.items():
+            if config.get(key) != value:
+                options = ", ".join(f"{k}={v!r}" for k, v in BUILD_OPTIONS[source].items())
+                raise ValueError(
+                    f"{source} needs {NETWORKS[source][1]!r} built with {options}. Received: "
+                    f"a model whose layer {layer_name!r} has {key}={config.get(key)!r}"
+                )
 
 
 def blob_shapes(source: str, input_shape: tuple | None = None, num_classes: int = 1000, *,

@@ -21,12 +21,14 @@ import math
 import numpy as np
 from google.protobuf import descriptor_pb2, descriptor_pool, message, message_factory
 
-from kerascnn.bvlc import NETWORKS, blob_shapes, deploy_prototxt, network
+from kerascnn.bvlc import NETWORKS, blob_shapes, check_build, deploy_prototxt, network
 
 __all__ = ["read_blobs", "write_caffemodel", "load_caffemodel", "deploy_prototxt", "blob_shapes",
            "preprocess_input", "MEAN_BGR"]
 
-# The mean pixel both BVLC readmes give for their ImageNet models, in Caffe's BGR order.
+# BGR mean pixel: bvlc_googlenet's train_val.prototxt (`mean_value: 104 117 123`); bvlc_alexnet
+# subtracts the mean image data/ilsvrc12/imagenet_mean.binaryproto, whose per-channel means round
+# to the same values (BVLC/caffe examples/pycaffe/caffenet.py uses them for its AlexNet).
 MEAN_BGR = (104.0, 117.0, 123.0)
 
 _OPTIONAL, _REPEATED = 1, 3
@@ -201,12 +203,14 @@ def plan_caffemodel(model, blobs: dict, source_name: str, path: str = "the file"
     Touches nothing: returns `[(keras layer, [arrays in Keras's layout])]` for `load_caffemodel`.
 
     Raises:
-        ValueError: One line naming the first Caffe layer whose blobs are missing or differ from
-            what `model` needs, with the expected and received shapes.
+        ValueError: One line: `model` was not built with the source's `BUILD_OPTIONS`, or the
+            first Caffe layer whose blobs are missing or differ from what `model` needs, with the
+            expected and received shapes.
     """
     if source_name not in NETWORKS:
         raise ValueError(f"source_name must be one of {list(NETWORKS)}. "
                          f"Received: source_name={source_name!r}")
+    check_build(model, source_name)
     input_shape = tuple(model.inputs[0].shape[1:])
     if None in input_shape:  # sizes then matter only to AlexNet's fc6, which needs them fixed
         input_shape = None
@@ -255,9 +259,10 @@ def load_caffemodel(model, path: str, source_name: str) -> None:
 
 
 def preprocess_input(images) -> np.ndarray:
-    """RGB images in [0, 255], channels last, as the BVLC models expect them: BGR minus the mean.
+    """RGB images in [0, 255], channels last, as the BVLC models expect them: BGR minus `MEAN_BGR`.
 
-    BVLC/caffe `models/bvlc_googlenet/readme.md`: "mean pixel values [104, 117, 123]" (BGR).
+    The published accuracies are those of a center crop of 227x227 (AlexNet) or 224x224
+    (GoogLeNet) pixels (the models' readme.md and deploy.prototxt files).
     """
     images = np.asarray(images, dtype=np.float32)
     return images[..., ::-1] - np.asarray(MEAN_BGR, dtype=np.float32)

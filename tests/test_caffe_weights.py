@@ -105,9 +105,13 @@ def test_googlenet_auxiliary_classifiers_and_padding(googlenet_128):
     caffe.load_caffemodel(model, path, "bvlc_googlenet")
     for name, ours, reference in zip(names, kerascnn_logits(model, images), references):
         assert relative_error(ours, reference) < TOLERANCE, name
-    # Keras's "same" pads conv1 2 before and 3 after, Caffe 3 and 3: the option is needed.
-    same = kerascnn.build("googlenet", input_shape=(128, 128, 3), classifier_activation=None)
-    caffe.load_caffemodel(same, path, "bvlc_googlenet")
+    # Keras's "same" pads conv1 2 before and 3 after, Caffe 3 and 3: the option is needed, and
+    # the loader refuses a model built without it.
+    same = kerascnn.build("googlenet", input_shape=(128, 128, 3), aux_logits=True,
+                          classifier_activation=None)
+    with pytest.raises(ValueError, match="padding='caffe'. Received: .*'conv1_conv'"):
+        caffe.load_caffemodel(same, path, "bvlc_googlenet")
+    same.set_weights(model.get_weights())
     assert relative_error(kerascnn_logits(same, images)[0], references[0]) > 1e-2
 
 
@@ -130,7 +134,9 @@ def test_legacy_v1_layers(tmp_path):
     assert relative_error(kerascnn_logits(model, images)[0], reference) < TOLERANCE
     # The paper's LRN constants (k=2, alpha 1e-4 on the plain sum) compute something else.
     paper = kerascnn.build("alexnet", input_shape=input_shape, classifier_activation=None)
-    caffe.load_caffemodel(paper, path, "bvlc_alexnet")
+    with pytest.raises(ValueError, match="lrn='caffe'. Received: .*'conv1_lrn' has k=2.0"):
+        caffe.load_caffemodel(paper, path, "bvlc_alexnet")
+    paper.set_weights(model.get_weights())
     assert relative_error(kerascnn_logits(paper, images)[0], reference) > 1e-2
 
 
