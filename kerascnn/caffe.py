@@ -23,8 +23,8 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message, message_fa
 
 from kerascnn.bvlc import NETWORKS, blob_shapes, check_build, deploy_prototxt, network
 
-__all__ = ["read_blobs", "write_caffemodel", "load_caffemodel", "deploy_prototxt", "blob_shapes",
-           "preprocess_input", "MEAN_BGR"]
+__all__ = ["read_blobs", "write_caffemodel", "plan_caffemodel", "load_caffemodel",
+           "deploy_prototxt", "blob_shapes", "preprocess_input", "MEAN_BGR"]
 
 # BGR mean pixel: bvlc_googlenet's train_val.prototxt (`mean_value: 104 117 123`); bvlc_alexnet
 # subtracts the mean image data/ilsvrc12/imagenet_mean.binaryproto, whose per-channel means round

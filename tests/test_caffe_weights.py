@@ -20,16 +20,18 @@ from kerascnn import bvlc, caffe
 TOLERANCE = 1e-4
 
 
+def uniform(rng, shape, std):
+    # Uniform rather than normal draws: several times faster for AlexNet's 61 M weights.
+    return (rng.random(shape, dtype=np.float32) - np.float32(0.5)) * np.float32(std * 12 ** 0.5)
+
+
 def random_blobs(source, input_shape=None, *, auxiliary=False, seed=0):
     """He-scaled weights and small biases, so activations stay O(100) as with real inputs."""
     rng = np.random.default_rng(seed)
-    blobs = {}
-    for layer, (weights, bias) in bvlc.blob_shapes(source, input_shape,
-                                                   auxiliary=auxiliary).items():
-        scale = np.float32(np.sqrt(2.0 / np.prod(weights[1:])))
-        blobs[layer] = [rng.standard_normal(weights, dtype=np.float32) * scale,
-                        rng.standard_normal(bias, dtype=np.float32) * np.float32(0.1)]
-    return blobs
+    return {layer: [uniform(rng, weights, np.sqrt(2.0 / np.prod(weights[1:]))),
+                    uniform(rng, bias, 0.1)]
+            for layer, (weights, bias) in bvlc.blob_shapes(source, input_shape,
+                                                           auxiliary=auxiliary).items()}
 
 
 def write_network(directory, source, input_shape=None, *, auxiliary=False, legacy=False):
