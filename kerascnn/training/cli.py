@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 __all__ = ["add_commands"]
 
@@ -39,6 +40,9 @@ def _run_train(args: argparse.Namespace) -> int:
     shown = {k: v for k, v in result.metrics.items() if "accuracy" in k}
     summary = "  ".join(f"{k} {v:.4f}" for k, v in sorted(shown.items()))
     print(f"kerascnn: run directory {result.run_dir}  {summary}")
+    page = os.path.join(result.run_dir, "report", "report.html")
+    if not args.no_report and os.path.isfile(page):
+        print(f"kerascnn: run report {page}")
     return 1 if result.diverged else 0
 
 
@@ -51,7 +55,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
                       verbose=0 if args.verbose == 0 else 1)
     crop = "center crop" if result["crops"] == "center" else "10-crop average"
     print(f"top-1 {result['top1']:.4f}  top-5 {result['top5']:.4f}  loss {result['loss']:.4f}  "
-          f"({result['examples']} images, {crop})")
+          f"({result['examples']} images, {result['scored']}, {crop})")
     return 0
 
 
@@ -124,4 +128,5 @@ def add_commands(commands) -> None:
     evaluating.add_argument("--batch-size", type=int, default=32)
     evaluating.add_argument("--normalization", choices=["unit", "caffe", "torch", "tf"],
                             help="default: what the run or export recorded")
-    evaluating.set_defaults(run=_run_evaluate)
+    # Unset, the run's own data is scored on its hold-out and any other data whole.
+    evaluating.set_defaults(run=_run_evaluate, validation_split=None, seed=None)

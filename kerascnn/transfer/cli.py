@@ -71,6 +71,7 @@ def _run_finetune(args: argparse.Namespace) -> int:
         head_factor=args.head_factor, batch_size=args.batch_size,
         validation_split=args.validation_split, augmentation=args.augmentation,
         run_dir=args.run_dir, verbose=args.verbose, build_kwargs=build_kwargs,
+        report=not args.no_report,
     )
     if args.export:
         from kerascnn.saving import export, load_source
@@ -79,6 +80,9 @@ def _run_finetune(args: argparse.Namespace) -> int:
         print(export(model, args.export, class_names=info.get("class_names"),
                      normalization=info.get("normalization", "unit")))
     print(args.run_dir)
+    page = os.path.join(args.run_dir, "report", "report.html")
+    if not args.no_report and os.path.isfile(page):
+        print(page)
     return 0
 
 
@@ -111,6 +115,8 @@ def _finetune_command(commands) -> None:
                         "(default: runs/finetune-<model>-<time>)")
     tuning.add_argument("--export", help="also export for serving to this directory")
     tuning.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
+    tuning.add_argument("--no-report", action="store_true",
+                        help="skip the run report at the end (see `kerascnn report`)")
     tuning.set_defaults(run=_run_finetune)
 
 

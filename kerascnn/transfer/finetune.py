@@ -117,6 +117,7 @@ def fine_tune(
     verbose: int = 1,
     jit_compile="auto",
     build_kwargs: dict | None = None,
+    report: bool = True,
 ) -> keras.Model:
     """Adapts a trained network to new classes: new head first, then the later groups.
 
@@ -144,12 +145,13 @@ def fine_tune(
             at `head_factor * layer_decay`, the one below at `head_factor * layer_decay**2` ...
         batch_size, normalization, augmentation, validation_split, seed: For `kerascnn.data.load`.
         run_dir: If given, writes `model.keras`, `config.json` (class names, normalization, the
-            plan) and `history.json` there.
+            data spec, the plan), `history.json` and the run report (`report/report.html`) there.
         callbacks: Extra Keras callbacks for both phases.
         verbose: Keras verbosity (default 1: progress bars).
         jit_compile: "auto" (XLA where `kerascnn.training.xla` measured it to pay off: GPUs, and
             long runs of small CPU models), True or False.
         build_kwargs: Extra `kerascnn.build` arguments for a model given by name.
+        report: bool, default True: with `run_dir`, write the run report (`kerascnn.report`).
 
     Returns:
         The fine-tuned `keras.Model` (compiled, with `GroupLearningRates` after phase 2).
@@ -202,8 +204,24 @@ def fine_tune(
             "frozen_groups": frozen, "learning_rate": learning_rate, "optimizer": optimizer,
             "head_epochs": head_epochs, "epochs": epochs, "head_factor": head_factor,
             "block_factor": block_factor, "layer_decay": layer_decay,
+            "data": _data_spec(data, validation_split, seed),
         })
+        if report:
+            from kerascnn.training.rundir import write_report
+
+            write_report(run_dir, bundle.validation, quiet=verbose == 0)
     return model
+
+
+def _data_spec(data, validation_split: float, seed: int) -> dict | None:
+    """How `data` can be reloaded (by the report and `kerascnn.evaluate`), when it is a name or
+    a path; in-memory data cannot."""
+    if not isinstance(data, (str, os.PathLike)):
+        return None
+    spec = {"data": os.fspath(data), "validation_split": validation_split, "seed": seed}
+    if os.path.exists(spec["data"]):
+        spec["path"] = os.path.abspath(spec["data"])
+    return spec
 
 
 def _write_run(run_dir, model, bundle, histories, config) -> None:
