@@ -298,6 +298,9 @@ def deploy_prototxt(source: str, input_shape: tuple | None = None, num_classes: 
         if layer.params:
             message, fields = layer.params
             kept = [_field(k, v) for k, v in fields if _DEFAULTS.get(k) != v]
-            lines += [f"  {message} {{", *[f"    {field}" for field in kept], "  }"]
+            if message == "input_param":  # one line, as BVLC writes it
+                lines.append(f"  {message} {{ {kept[0]} }}")
+            else:
+                lines += [f"  {message} {{", *[f"    {field}" for field in kept], "  }"]
         lines.append("}")
     return "\n".join(lines) + "\n"
