@@ -137,6 +137,18 @@ def test_missing_run_directory_names_it(tmp_path):
         kerascnn.report(str(tmp_path / "nope"))
 
 
+def test_learning_rate_decayed_to_zero_is_drawn_on_a_linear_scale(tmp_path):
+    from kerascnn.training.report_figures import plot_learning_curves
+
+    epochs = np.arange(4.0)
+    step = {"epoch": epochs, "loss": np.ones(4), "learning_rate": np.array([0.1, 0.1, 0.01, 0.01])}
+    cosine = {**step, "learning_rate": np.array([1e-3, 5e-4, 1e-4, 0.0])}  # ends at exactly 0
+    step_axes = plot_learning_curves(step, str(tmp_path / "step.png")).axes[2]
+    cosine_axes = plot_learning_curves(cosine, str(tmp_path / "cosine.png")).axes[2]
+    assert step_axes.get_yscale() == "log" and cosine_axes.get_yscale() == "linear"
+    np.testing.assert_array_equal(cosine_axes.lines[0].get_ydata(), cosine["learning_rate"])
+
+
 def test_matplotlib_is_a_regular_dependency():
     # The report is written by every run, so its one drawing library installs with the package.
     setup = configparser.ConfigParser()

@@ -68,7 +68,9 @@ def _column(history: dict, keys: tuple, prefix: str = "") -> tuple[str, np.ndarr
     return None
 
 
-def plot_learning_curves(history: dict, path: str) -> None:
+def plot_learning_curves(history: dict, path: str):
+    """Loss, top-1 accuracy (training and validation) and learning rate per epoch, as a PNG at
+    `path`; returns the figure."""
     epochs = history.get("epoch", np.arange(len(next(iter(history.values()), []))))
     epochs = np.asarray(epochs) + 1  # CSVLogger counts epochs from 0; people count from 1.
     figure = _figure(figsize=(13, 3.8), layout="constrained")
@@ -82,8 +84,10 @@ def plot_learning_curves(history: dict, path: str) -> None:
         if ax.lines:
             ax.legend()
     found = _column(history, LR_KEYS)
-    if found is not None and np.all(found[1][np.isfinite(found[1])] > 0):
-        lr_ax.semilogy(epochs, found[1], "-o", markersize=3)
+    if found is not None:
+        # Step schedules read best on a log scale; one that decays to 0 (cosine) cannot use it.
+        positive = np.all(found[1][np.isfinite(found[1])] > 0)
+        (lr_ax.semilogy if positive else lr_ax.plot)(epochs, found[1], "-o", markersize=3)
     else:
         lr_ax.text(0.5, 0.5, "learning rate not logged", ha="center", va="center",
                    transform=lr_ax.transAxes)
@@ -91,9 +95,11 @@ def plot_learning_curves(history: dict, path: str) -> None:
     for ax in (loss_ax, acc_ax, lr_ax):
         ax.xaxis.get_major_locator().set_params(integer=True)
     figure.savefig(path, dpi=100)
+    return figure
 
 
 def plot_confusion(counts: np.ndarray, class_names: list[str], path: str) -> None:
+    """The confusion matrix as a PNG at `path`: counts written in the cells up to 20 classes."""
     count = len(class_names)
     size = min(4 + 0.45 * count, 16)
     figure = _figure(figsize=(size + 1.5, size), layout="constrained")
@@ -114,6 +120,7 @@ def plot_confusion(counts: np.ndarray, class_names: list[str], path: str) -> Non
 
 
 def plot_worst(worst: list[dict], class_names: list[str], path: str) -> None:
+    """The worst-classified images, with true and predicted class, as a PNG at `path`."""
     columns = min(8, max(1, len(worst)))
     rows = max(1, math.ceil(len(worst) / columns))
     figure = _figure(figsize=(1.8 * columns, 2.1 * rows), layout="constrained")
@@ -130,6 +137,7 @@ def plot_worst(worst: list[dict], class_names: list[str], path: str) -> None:
 
 
 def plot_filters(layer_name: str, kernel: np.ndarray, path: str) -> None:
+    """A convolution kernel's filters (`filter_mosaic`) as a PNG at `path`."""
     mosaic = filter_mosaic(kernel)
     scale = max(4.0, min(12.0, mosaic.shape[1] / 12))
     figure = _figure(figsize=(scale, scale * mosaic.shape[0] / mosaic.shape[1] + 0.4),
