@@ -1,5 +1,5 @@
-"""What `kerascnn.evaluate` scores: a separate test folder whole, the run's own data on its hold-out;
-and the run report every run writes, named on the command line's last line."""
+"""What `kerascnn.evaluate` scores: a separate test folder whole, the run's own data on its
+hold-out; and the run report every run writes, named on the command line's last line."""
 
 import contextlib
 import io
@@ -19,7 +19,7 @@ TEST_PER_CLASS = 7  # 21 test images: no 10% share of them is a whole number.
 
 
 def _write_folder(root, per_class: int, seed: int, fmt: str) -> int:
-    """Class sub-folders of 16x16 images whose brightness depends on the class; returns the count."""
+    """Class sub-folders of 16x16 images, brighter by class; returns how many were written."""
     rng = np.random.default_rng(seed)
     for index, name in enumerate(CLASSES):
         os.makedirs(root / name)

@@ -217,7 +217,8 @@ def _validation_data(config: dict, input_shape: tuple, batch_size: int):
     source, options = recorded_data(config)
     if source is None:
         raise ValueError("The run's config names no data that can be reloaded (in-memory data "
-                         f"is not saved); pass data=(x, y) or a tf.data.Dataset. Received: data={spec!r}")
+                         "is not saved); pass data=(x, y) or a tf.data.Dataset. "
+                         f"Received: data={spec!r}")
     # The absolute path, recorded since, finds a folder from any working directory.
     source = options["path"] if os.path.exists(options.get("path") or "") else source
     accepted = set(inspect.signature(load).parameters) - {"data", "input_shape", "batch_size",

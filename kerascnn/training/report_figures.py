@@ -40,14 +40,16 @@ def filter_mosaic(kernel: np.ndarray, columns: int | None = None, border: int = 
 
     Each filter is scaled to [0, 1] on its own (as the AlexNet paper shows them); three input
     channels give a colour tile, any other count the mean over input channels in grey. Tiles sit
-    row-major on a grid `columns` wide (default: ceil(sqrt(out))), separated by `border` pixels of 1.
+    row-major on a grid `columns` wide (default: ceil(sqrt(out))), separated by `border` pixels
+    of 1.
 
     Returns:
         An (rows*(kh+border)+border, columns*(kw+border)+border, 3) float array in [0, 1].
     """
     kernel = np.asarray(kernel, dtype=float)
     if kernel.ndim != 4:
-        raise ValueError(f"kernel must have shape (kh, kw, in, out). Received: kernel.shape={kernel.shape}")
+        raise ValueError("kernel must have shape (kh, kw, in, out). "
+                         f"Received: kernel.shape={kernel.shape}")
     height, width, channels, count = kernel.shape
     columns = columns or math.ceil(math.sqrt(count))
     rows = math.ceil(count / columns)
