@@ -79,14 +79,20 @@ def _steps_per_call(text: str):
     return int(text)
 
 
-def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_data_arguments(parser: argparse.ArgumentParser, for_evaluation: bool = False) -> None:
     parser.add_argument("--data", required=True,
                         help="'digits', a tensorflow-datasets name, or an image folder")
     parser.add_argument("--split", help="tensorflow-datasets split syntax, e.g. 'train[:80%%]'")
     parser.add_argument("--data-dir", help="tensorflow-datasets data directory")
-    parser.add_argument("--validation-split", type=float, default=0.1,
-                        help="share held out when the data has no validation split (0.1)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the split and the run (0)")
+    if for_evaluation:  # Unset, the run's own data is scored on its hold-out and other data whole.
+        parser.add_argument("--validation-split", type=float,
+                            help="score this share held out of the data (default: a separate "
+                            "folder or dataset whole, the run's own data on its hold-out)")
+        parser.add_argument("--seed", type=int, help="seed of that share (default: the run's)")
+    else:
+        parser.add_argument("--validation-split", type=float, default=0.1,
+                            help="share held out when the data has no validation split (0.1)")
+        parser.add_argument("--seed", type=int, default=0, help="seed of the split and the run (0)")
     parser.add_argument("--verbose", type=_verbosity, default="auto",
                         help="auto, 0, 1 (progress bar) or 2 (a line per epoch)")
 
@@ -123,10 +129,9 @@ def add_commands(commands) -> None:
     evaluating = commands.add_parser("evaluate", help="top-1/top-5 accuracy of a trained model")
     evaluating.add_argument("model", metavar="MODEL",
                             help="a .keras file, a run directory or an export directory")
-    _add_data_arguments(evaluating)
+    _add_data_arguments(evaluating, for_evaluation=True)
     evaluating.add_argument("--crops", default="center", choices=["center", "ten"])
     evaluating.add_argument("--batch-size", type=int, default=32)
     evaluating.add_argument("--normalization", choices=["unit", "caffe", "torch", "tf"],
                             help="default: what the run or export recorded")
-    # Unset, the run's own data is scored on its hold-out and any other data whole.
-    evaluating.set_defaults(run=_run_evaluate, validation_split=None, seed=None)
+    evaluating.set_defaults(run=_run_evaluate)
