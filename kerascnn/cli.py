@@ -44,10 +44,32 @@ def _build_kwargs(args: argparse.Namespace) -> dict:
     return kwargs
 
 
+def _print_pretrained(names: list[str]) -> None:
+    from kerascnn.weight_sources import SOURCES
+
+    rows = [("model", "tag", "top-1", "source", "size", "licence")]
+    for name in names:
+        seen = set()
+        for tag, files in SOURCES[name].items():
+            if id(files) in seen:
+                continue  # an alias ("timm") of a tag already listed
+            seen.add(id(files))
+            file = files[0]
+            rows.append((name, tag, f"{file.top1:.1f}%" if file.top1 else "-", file.origin,
+                         f"{file.size_mb:.1f} MB" if file.size_mb else "-",
+                         file.licence or "-"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
+
+
 def _run_list(args: argparse.Namespace) -> int:
     from kerascnn.registry import get_entry, list_models
 
-    names = list_models(args.pattern)
+    names = list_models(args.pattern, pretrained=args.pretrained)
+    if args.pretrained and names:
+        _print_pretrained(names)
+        return 0
     if not names:
         raise ValueError(f"No registered model matches the pattern. Received: pattern={args.pattern!r}")
     width = max(map(len, names))
@@ -83,6 +105,8 @@ def _make_parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("list", help="list the registered models")
     listing.add_argument("pattern", nargs="?", help="glob filter, e.g. 'resnet*'")
+    listing.add_argument("--pretrained", action="store_true",
+                         help="only models with pretrained weights: tag, top-1, source, size")
     listing.set_defaults(run=_run_list)
 
     summarize = commands.add_parser("summary", help="per-layer table of a model")

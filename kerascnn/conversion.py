@@ -1,11 +1,21 @@
 """Copying the variables of one Keras graph into another that computes the same function in
-another layout: the conversions weight files from keras.applications need.
+another layout: the conversions weight files from keras.applications need; and filling a Keras
+graph from the tensors of a PyTorch-layout state dict (torchvision, timm).
 
 Layers are matched by name, or in order when the names differ. A convolution bias the target does
 not have folds into the batch norm that follows it: BN(Wx + b) with moving mean m equals BN(Wx)
 with moving mean m - b. A different batch-norm epsilon folds into the moving variance:
 (x - m) / sqrt(v + e1) = (x - m) / sqrt((v + e1 - e2) + e2). A 1x1 convolution classifier fills a
 Dense layer of the same size.
+
+State dicts (`assign_state_dict`): convolution kernels are (out, in / groups, kh, kw) in PyTorch
+and (kh, kw, in / groups, out) in Keras; depthwise kernels (in * multiplier, 1, kh, kw) and
+(kh, kw, in, multiplier); linear weights (out, in) and (in, out). A fully connected layer that
+follows a flattened (H, W, C) map reads PyTorch's C, H, W order, so its rows are permuted. Batch
+norm keeps PyTorch's statistics, with its epsilon folded exactly:
+gamma (x - m) / sqrt(v + e1) = gamma' (x - m) / sqrt(v' + e2) with v' = max(v + e1 - e2, 0) and
+gamma' = gamma sqrt(v' + e2) / sqrt(v + e1); a batch norm without gamma (`scale=False`) takes it
+in the preceding convolution's kernel instead, with the moving mean scaled alike.
 """
 
 from __future__ import annotations
@@ -13,7 +23,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-__all__ = ["transfer", "weighted_layers"]
+__all__ = ["transfer", "weighted_layers", "assign_state_dict", "state_dict_shapes",
+           "TensorMismatch"]
 
 
 def weighted_layers(model: keras.Model) -> list:
@@ -120,3 +131,158 @@ def transfer(source_model: keras.Model, target_model: keras.Model) -> None:
         norm.set_weights(values)
 
 
+
+
+# --- PyTorch-layout state dicts -------------------------------------------------------------------
+
+
+class TensorMismatch(ValueError):
+    """A state-dict tensor that does not fit: names the tensor and both shapes."""
+
+    def __init__(self, key: str, expected, received):
+        received_text = "absent from the file" if received is None else f"shape {tuple(received)}"
+        super().__init__(
+            f"tensor {key!r} does not fit: expected shape {tuple(expected)}, received "
+            f"{received_text}"
+        )
+
+
+def _flattened_map(layer):
+    """(H, W, C) of the map a Dense layer reads through a Flatten, else None."""
+    producer = layer.input._keras_history.operation
+    if isinstance(producer, keras.layers.Flatten):
+        shape = tuple(producer.input.shape[1:])
+        return shape if len(shape) == 3 else None
+    return None
+
+
+def _torch_shape(layer, kind: str, keras_shape: tuple) -> tuple:
+    """The PyTorch shape of the tensor that fills a Keras variable of `keras_shape`."""
+    if kind == "kernel" and isinstance(layer, keras.layers.DepthwiseConv2D):
+        kh, kw, channels, multiplier = keras_shape
+        return (channels * multiplier, 1, kh, kw)
+    if kind == "kernel" and len(keras_shape) == 4:
+        kh, kw, inputs, outputs = keras_shape
+        return (outputs, inputs, kh, kw)
+    if kind == "kernel" and len(keras_shape) == 2:
+        return (keras_shape[1], keras_shape[0])
+    return keras_shape
+
+
+def _kernel_value(layer, tensor: np.ndarray) -> np.ndarray:
+    if isinstance(layer, keras.layers.DepthwiseConv2D):
+        kh, kw, channels, multiplier = tuple(layer.kernel.shape)
+        return tensor.transpose(2, 3, 0, 1).reshape(kh, kw, channels, multiplier)
+    if tensor.ndim == 4:
+        return tensor.transpose(2, 3, 1, 0)
+    flat = _flattened_map(layer)
+    if flat is not None:
+        height, width, channels = flat
+        # PyTorch flattens C, H, W; Keras H, W, C.
+        return tensor.reshape(-1, channels, height, width).transpose(2, 3, 1, 0).reshape(
+            height * width * channels, -1)
+    return tensor.T
+
+
+def _squeezed(shape) -> tuple:
+    return tuple(d for d in shape if d != 1)
+
+
+def _take(tensors: dict, key: str, expected: tuple, used: set) -> np.ndarray:
+    tensor = tensors.get(key)
+    # A linear classifier fills a 1x1 convolution classifier (and back): the same numbers.
+    if tensor is None or _squeezed(tensor.shape) != _squeezed(expected) or (
+        tensor.ndim == len(expected) and tuple(tensor.shape) != tuple(expected)
+    ):
+        raise TensorMismatch(key, expected, None if tensor is None else tensor.shape)
+    used.add(key)
+    return np.asarray(tensor, dtype="float32").reshape(expected)
+
+
+def _assign_batch_norm(layer, prefix: str, tensors: dict, used: set, epsilon: float,
+                       kernel_layer) -> None:
+    names = [v.path.rsplit("/", 1)[-1] for v in layer.weights]
+    size = (int(layer.moving_mean.shape[0]),)
+    gamma = _take(tensors, f"{prefix}.weight", size, used)
+    beta = _take(tensors, f"{prefix}.bias", size, used)
+    mean = _take(tensors, f"{prefix}.running_mean", size, used)
+    variance = _take(tensors, f"{prefix}.running_var", size, used)
+    new_variance = np.maximum(variance + epsilon - layer.epsilon, 0.0)
+    gamma = gamma * np.sqrt(new_variance + layer.epsilon) / np.sqrt(variance + epsilon)
+    if "gamma" not in names:
+        if kernel_layer is None:
+            raise ValueError(f"{layer.name} has no gamma and follows no convolution to take it")
+        values = kernel_layer.get_weights()
+        values[0] = values[0] * gamma  # the output channel is the kernel's last axis
+        kernel_layer.set_weights(values)
+        mean = mean * gamma
+    values = {"gamma": gamma, "beta": beta, "moving_mean": mean, "moving_variance": new_variance}
+    layer.set_weights([values[n] for n in names])
+
+
+def state_dict_shapes(model: keras.Model, prefixes: dict) -> dict:
+    """`{key: PyTorch shape}` of the state dict that fills `model`: what `assign_state_dict`
+    reads, without reading it (the plan its tests compare with the source's own models).
+
+    Raises:
+        ValueError: For a weighted layer without a prefix.
+    """
+    shapes = {}
+    for layer in weighted_layers(model):
+        if layer.name not in prefixes:
+            raise ValueError(f"no state-dict name is known for the layer {layer.name!r}")
+        prefix = prefixes[layer.name]
+        if isinstance(layer, keras.layers.BatchNormalization):
+            size = (int(layer.moving_mean.shape[0]),)
+            shapes.update({f"{prefix}.{kind}": size
+                           for kind in ("weight", "bias", "running_mean", "running_var")})
+            continue
+        for variable in layer.weights:
+            kind = variable.path.rsplit("/", 1)[-1]
+            shapes[f"{prefix}.{'weight' if kind == 'kernel' else kind}"] = _torch_shape(
+                layer, kind, tuple(variable.shape))
+    return shapes
+
+
+def assign_state_dict(model: keras.Model, prefixes: dict, tensors: dict, *, bn_epsilon: float,
+                      ignore=lambda key: False) -> None:
+    """Fills the weighted layers of `model` from a PyTorch-layout state dict.
+
+    Args:
+        model: The Keras model.
+        prefixes: `{keras layer name: state-dict prefix}` for every weighted layer
+            (`{"conv1_conv": "conv1"}`: the layer takes `conv1.weight` and `conv1.bias`).
+        tensors: `{key: numpy array}`, the state dict.
+        bn_epsilon: The epsilon of the source's batch norms (not stored in state dicts).
+        ignore: Predicate for keys the model need not take (a classifier left out, auxiliary
+            heads, `num_batches_tracked`).
+
+    Raises:
+        ValueError: Naming the first tensor that differs (name, expected and received shape), a
+            weighted layer without a prefix, or the first tensor of the file the model has no
+            place for.
+    """
+    used: set = set()
+    previous_kernel = None
+    for layer in weighted_layers(model):
+        if layer.name not in prefixes:
+            raise ValueError(f"no state-dict name is known for the layer {layer.name!r}")
+        prefix = prefixes[layer.name]
+        if isinstance(layer, keras.layers.BatchNormalization):
+            _assign_batch_norm(layer, prefix, tensors, used, bn_epsilon, previous_kernel)
+            continue
+        values = []
+        for variable in layer.weights:
+            kind = variable.path.rsplit("/", 1)[-1]
+            key = f"{prefix}.{'weight' if kind == 'kernel' else kind}"
+            tensor = _take(tensors, key, _torch_shape(layer, kind, tuple(variable.shape)), used)
+            values.append(_kernel_value(layer, tensor) if kind == "kernel" else tensor)
+        layer.set_weights(values)
+        previous_kernel = layer if hasattr(layer, "kernel") else None
+    unused = [key for key in tensors if key not in used and not ignore(key)]
+    if unused:
+        raise ValueError(
+            f"tensor {unused[0]!r} (shape {tuple(tensors[unused[0]].shape)}) has no place in "
+            f"{model.name!r}: the file holds another architecture or variant "
+            f"({len(unused)} tensors left over)"
+        )

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import keras
 
-from kerascnn import validation
+from kerascnn import validation, weight_sources
 
 __all__ = ["ModelEntry", "register_model", "build", "list_models", "get_entry", "minimum_input_size"]
 
@@ -32,7 +32,6 @@ class ModelEntry:
         family: Family name (`"resnet"`), shared by every variant of one builder.
         defaults: This variant's default keyword arguments (`{"depth": 50}`).
         default_input_shape: The paper's input shape, `(H, W, C)` or `(D,)` for flat inputs.
-        weights: Names of the pretrained weight sources this variant can load (`("imagenet",)`).
     """
 
     name: str
@@ -40,7 +39,11 @@ class ModelEntry:
     family: str
     defaults: dict
     default_input_shape: tuple
-    weights: tuple = ()
+
+    @property
+    def weights(self) -> tuple:
+        """The pretrained weight tags this variant can load, from `kerascnn.weight_sources`."""
+        return weight_sources.tags(self.name)
 
     @property
     def spatial(self) -> bool:
@@ -63,7 +66,6 @@ def register_model(
     *,
     family: str,
     input_shape: tuple,
-    weights: tuple = (),
     **defaults: Any,
 ) -> Callable:
     """Registers `name` for the decorated builder; decorators stack to register several variants.
@@ -72,7 +74,6 @@ def register_model(
         name: Registered name; lower case, unique across the package.
         family: Family name shared by every variant of the builder.
         input_shape: The variant's default (paper) input shape.
-        weights: Pretrained weight sources the variant can load.
         **defaults: Variant-specific default arguments passed to the builder.
 
     Raises:
@@ -92,7 +93,6 @@ def register_model(
             family=family,
             defaults=dict(defaults),
             default_input_shape=tuple(input_shape),
-            weights=tuple(weights),
         )
         return builder
 
@@ -104,10 +104,16 @@ def _ensure_models_imported() -> None:
     import kerascnn.models  # noqa: F401
 
 
-def list_models(pattern: str | None = None) -> list[str]:
-    """Returns the sorted registered model names, optionally filtered by a glob (`"resnet*"`)."""
+def list_models(pattern: str | None = None, *, pretrained: bool = False) -> list[str]:
+    """Returns the sorted registered model names, optionally filtered by a glob (`"resnet*"`).
+
+    With `pretrained=True`, only the models with at least one pretrained weight source
+    (`kerascnn.weight_sources.SOURCES`).
+    """
     _ensure_models_imported()
     names = sorted(_REGISTRY)
+    if pretrained:
+        names = [n for n in names if weight_sources.tags(n)]
     if pattern is None:
         return names
     return [n for n in names if fnmatch.fnmatchcase(n, pattern)]
@@ -190,6 +196,21 @@ def minimum_input_size(name: str, /, **kwargs: Any) -> tuple[int, int]:
     return _MINIMUM_SIZE_CACHE[key]
 
 
+def _source_build_options(entry: ModelEntry, kwargs: dict) -> dict:
+    """The build arguments a weight tag requires (torchvision's `stride_at="3x3"` ...)."""
+    weights = kwargs.get("weights")
+    if not isinstance(weights, str) or weights not in entry.weights:
+        return {}
+    required = weight_sources.build_options(entry.name, weights)
+    for key, value in required.items():
+        if key in kwargs and kwargs[key] != value:
+            raise ValueError(
+                f"weights={weights!r} of {entry.name!r} were trained with {key}={value!r}. "
+                f"Received: {key}={kwargs[key]!r}"
+            )
+    return required
+
+
 def build(name: str, /, **kwargs: Any):
     """Builds a registered model by name.
 
@@ -206,7 +227,8 @@ def build(name: str, /, **kwargs: Any):
             input smaller than the architecture's minimum size.
     """
     entry = get_entry(name)
-    arguments = {**entry.defaults, "name": entry.name, **kwargs}
+    arguments = {**entry.defaults, "name": entry.name,
+                 **_source_build_options(entry, kwargs), **kwargs}
     common = validation.validate_common_arguments(
         entry, **{k: arguments.pop(k) for k in list(arguments) if k in validation.COMMON_ARGUMENTS}
     )

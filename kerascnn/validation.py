@@ -119,6 +119,10 @@ def _check_classifier_activation(activation: Any) -> Any:
     return activation
 
 
+# Weight files `weights=` takes: Keras files, PyTorch and safetensors state dicts, Caffe models.
+WEIGHT_FILE_SUFFIXES = (".h5", ".keras", ".pth", ".pt", ".safetensors", ".caffemodel")
+
+
 def _check_weights(weights: Any, available: tuple, model_name: str) -> Any:
     if weights is None:
         return None
@@ -131,7 +135,7 @@ def _check_weights(weights: Any, available: tuple, model_name: str) -> Any:
         )
     if weights in available:
         return weights
-    if os.path.sep in weights or weights.endswith((".h5", ".keras", ".weights.h5")):
+    if os.path.sep in weights or weights.endswith(WEIGHT_FILE_SUFFIXES):
         if not os.path.isfile(weights):
             raise ValueError(f"weights file does not exist. Received: weights={weights!r}")
         return weights

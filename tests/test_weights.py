@@ -14,6 +14,7 @@ from keras.src.legacy.saving import legacy_h5_format
 import kerascnn
 from weight_values import randomize_weights
 from kerascnn import weights as weight_sources
+from kerascnn.registry import get_entry
 
 
 def application(name, size, **kwargs):
@@ -169,3 +170,26 @@ def test_bias_and_epsilon_fold_exactly():
         target.get_layer("bn").moving_mean.numpy(),
         source.get_layer("bn").moving_mean.numpy() - source.get_layer("conv").bias.numpy(),
         rtol=1e-6)
+
+
+def test_tags_come_from_the_source_table(capsys):
+    from kerascnn import cli, weight_sources as table
+
+    # Declared once, in the table; the registry derives each model's tags from it.
+    assert get_entry("resnet50").weights == (
+        "imagenet", "torchvision", "torchvision_v2", "timm/resnet50.a1_in1k", "timm")
+    assert get_entry("lenet5").weights == ()
+    pretrained = kerascnn.list_models(pretrained=True)
+    assert {"googlenet", "alexnet", "googlenet_torchvision", "vgg11_bn"} <= set(pretrained)
+    assert "lenet5" not in pretrained and "vgg11_lrn" not in pretrained
+    assert kerascnn.list_models("vgg1*", pretrained=True) == [
+        "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"]
+    # A tag's build options are applied, and a conflicting one is refused before any download.
+    assert table.build_options("resnet50", "torchvision") == {"stride_at": "3x3"}
+    with pytest.raises(ValueError, match=r"trained with stride_at='3x3'. Received: stride_at='1x1'"):
+        kerascnn.build("resnet50", weights="torchvision", stride_at="1x1")
+    assert cli.main(["list", "--pretrained", "resnet18"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    # torchvision/models/resnet.py, ResNet18_Weights.IMAGENET1K_V1: acc@1 69.758, 44.661 MB.
+    assert lines[1].split() == ["resnet18", "torchvision", "69.8%", "torchvision", "44.7", "MB",
+                                "BSD-3-Clause"]

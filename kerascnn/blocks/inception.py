@@ -99,7 +99,8 @@ def inception_resnet_block(x, branches, scale: float, *, name: str, activation="
     return x
 
 
-def inception_module(x, widths, *, name: str, naive: bool = False):
+def inception_module(x, widths, *, name: str, naive: bool = False, five_kernel: int = 5,
+                     batch_norm: bool = False, bn_epsilon: float = 1e-3):
     """GoogLeNet's inception module (figure 2): 1x1, 3x3 and 5x5 convolutions and 3x3 max pooling.
 
     With dimension reductions (figure 2b, the default): 1x1 convolutions reduce the input before the
@@ -113,6 +114,10 @@ def inception_module(x, widths, *, name: str, naive: bool = False):
         name: Prefix of the layer names: `{name}_1x1`, `{name}_3x3_reduce`, `{name}_3x3`,
             `{name}_5x5_reduce`, `{name}_5x5`, `{name}_pool`, `{name}_pool_proj`, `{name}_concat`.
         naive: Build figure 2a instead of 2b (the reduce and projection widths are unused).
+        five_kernel: Kernel of the "5x5" branch (default 5; torchvision's GoogLeNet uses 3).
+        batch_norm: Batch norm after every convolution, which then has no bias (default False;
+            torchvision's GoogLeNet).
+        bn_epsilon: Batch-norm epsilon (default 1e-3, torchvision's GoogLeNet's).
 
     Returns:
         The concatenated branches.
@@ -120,18 +125,18 @@ def inception_module(x, widths, *, name: str, naive: bool = False):
     ones, reduce3, threes, reduce5, fives, pool_proj = widths
 
     def conv(tensor, filters, kernel, suffix):
-        return conv_bn_act(tensor, filters, kernel, use_bias=True, batch_norm=False,
-                           name=f"{name}_{suffix}")
+        return conv_bn_act(tensor, filters, kernel, use_bias=not batch_norm,
+                           batch_norm=batch_norm, bn_epsilon=bn_epsilon, name=f"{name}_{suffix}")
 
     pooled = keras.layers.MaxPooling2D(3, strides=1, padding="same", name=f"{name}_pool")(x)
     if naive:
-        outputs = [conv(x, ones, 1, "1x1"), conv(x, threes, 3, "3x3"), conv(x, fives, 5, "5x5"),
+        outputs = [conv(x, ones, 1, "1x1"), conv(x, threes, 3, "3x3"), conv(x, fives, five_kernel, "5x5"),
                    pooled]
     else:
         outputs = [
             conv(x, ones, 1, "1x1"),
             conv(conv(x, reduce3, 1, "3x3_reduce"), threes, 3, "3x3"),
-            conv(conv(x, reduce5, 1, "5x5_reduce"), fives, 5, "5x5"),
+            conv(conv(x, reduce5, 1, "5x5_reduce"), fives, five_kernel, "5x5"),
             conv(pooled, pool_proj, 1, "pool_proj"),
         ]
     return keras.layers.Concatenate(name=f"{name}_concat")(outputs)

@@ -23,6 +23,7 @@ def depthwise_separable(
     depth_multiplier: int = 1,
     activation="relu6",
     bn_epsilon: float = 1e-3,
+    padding: str = "same",
     name: str,
 ):
     """Depthwise 3x3 convolution -> BN -> activation -> pointwise 1x1 -> BN -> activation.
@@ -38,18 +39,22 @@ def depthwise_separable(
         depth_multiplier: Depthwise outputs per input channel (default 1).
         activation: Activation after each batch norm ("relu6" default, "relu" as the paper writes).
         bn_epsilon: Batch-norm epsilon.
+        padding: Padding of a stride-2 depthwise convolution: "same" (default, bottom and right,
+            as above) or "symmetric" (one pixel on every side, as PyTorch implementations such
+            as timm's pad).
         name: Prefix: `{name}_pad`, `{name}_dw_conv`, `{name}_dw_bn`, `{name}_dw_relu`,
             `{name}_pw_conv`, `{name}_pw_bn`, `{name}_pw_relu`.
 
     Returns:
         The block's output tensor.
     """
-    padding = "same"
+    conv_padding = "same"
     if strides != 1:
-        x = keras.layers.ZeroPadding2D(((0, 1), (0, 1)), name=f"{name}_pad")(x)
-        padding = "valid"
+        pad = 1 if padding == "symmetric" else ((0, 1), (0, 1))
+        x = keras.layers.ZeroPadding2D(pad, name=f"{name}_pad")(x)
+        conv_padding = "valid"
     x = keras.layers.DepthwiseConv2D(
-        3, strides=strides, padding=padding, depth_multiplier=depth_multiplier, use_bias=False,
+        3, strides=strides, padding=conv_padding, depth_multiplier=depth_multiplier, use_bias=False,
         name=f"{name}_dw_conv",
     )(x)
     x = BatchNormalization(epsilon=bn_epsilon, name=f"{name}_dw_bn")(x)

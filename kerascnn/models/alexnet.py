@@ -19,6 +19,8 @@ __all__ = ["alexnet"]
 
 @register_model("alexnet_onetower", family="alexnet", input_shape=(227, 227, 3), towers=1)
 @register_model("alexnet", family="alexnet", input_shape=(227, 227, 3), towers=2)
+@register_model("alexnet_torchvision", family="alexnet", input_shape=(224, 224, 3), towers=1,
+                layout="torchvision")
 def alexnet(
     num_classes: int = 1000,
     input_shape: tuple = (227, 227, 3),
@@ -28,6 +30,7 @@ def alexnet(
     towers: int = 2,
     dropout_rate: float = spec.DROPOUT_RATE,
     lrn: str = "paper",
+    layout: str = "paper",
     name: str = "alexnet",
 ) -> keras.Model:
     """AlexNet (Krizhevsky et al. 2012): five convolutions, three fully connected layers.
@@ -44,6 +47,11 @@ def alexnet(
     (k=1, alpha=1e-4/5; `kerascnn.specs.alexnet.LRN_CONSTANTS`), which its `bvlc_alexnet` weights
     need; the layers are otherwise those of its deploy.prototxt.
 
+    `alexnet_torchvision` (`layout="torchvision"`, one tower) is torchvision's variant, whose
+    weights it loads: 64-192-384-256-256 filters, conv1 padded by 2 on every side, no LRN, 224x224
+    inputs (61,100,840 parameters). torchvision's adaptive 6x6 average pooling before FC6 is the
+    identity at 224x224; here FC6 reads the 6x6 map directly, as in the paper.
+
     Deviations: the input is 227x227 (the paper's "224x224" does not give its 55x55 maps with an
     11x11/4 valid convolution); the initialization is Keras' (Glorot uniform, zero biases)
     rather than the paper's N(0, 0.01) with unit biases, which trains only with its schedule.
@@ -57,6 +65,7 @@ def alexnet(
         towers: 2 (the paper's grouped convolutions) or 1 (one group).
         dropout_rate: Dropout after FC6 and FC7 (default 0.5).
         lrn: LRN constants, "paper" (default) or "caffe".
+        layout: Convolution table, "paper" (default) or "torchvision" (`spec.LAYOUTS`).
         name: Model name.
 
     Returns:
@@ -64,16 +73,21 @@ def alexnet(
 
     Raises:
         ValueError: If `towers` is not 1 or 2, `dropout_rate` is not in [0, 1) or `lrn` is not
-            a key of `LRN_CONSTANTS`.
+            a key of `LRN_CONSTANTS`, or `layout` is not a key of `LAYOUTS`.
     """
     validation.check_choice(towers, "towers", (1, 2))
     validation.check_fraction(dropout_rate, "dropout_rate")
     validation.check_choice(lrn, "lrn", tuple(spec.LRN_CONSTANTS))
+    validation.check_choice(layout, "layout", tuple(spec.LAYOUTS))
     inputs = keras.Input(shape=input_shape, name="input")
     x = inputs
-    for layer in spec.CONVOLUTIONS:
+    for layer in spec.LAYOUTS[layout]:
+        padding = layer.padding
+        if isinstance(padding, int):
+            x = keras.layers.ZeroPadding2D(padding, name=f"{layer.name}_pad")(x)
+            padding = "valid"
         x = Conv2D(
-            layer.filters, layer.kernel, strides=layer.strides, padding=layer.padding,
+            layer.filters, layer.kernel, strides=layer.strides, padding=padding,
             groups=layer.tower_groups if towers == 2 else 1, name=f"{layer.name}_conv",
         )(x)
         x = keras.layers.ReLU(name=f"{layer.name}_relu")(x)

@@ -58,12 +58,12 @@ def _stem(x, spec_: spec.DenseNetSpec):
     return keras.layers.MaxPooling2D(stem["pool"], strides=2, name="conv1_pool")(x)
 
 
-@register_model("densenet121", family="densenet", input_shape=(224, 224, 3), weights=("imagenet",),
+@register_model("densenet121", family="densenet", input_shape=(224, 224, 3),
                 depth=121)
 @register_model("densenet161", family="densenet", input_shape=(224, 224, 3), depth=161)
-@register_model("densenet169", family="densenet", input_shape=(224, 224, 3), weights=("imagenet",),
+@register_model("densenet169", family="densenet", input_shape=(224, 224, 3),
                 depth=169)
-@register_model("densenet201", family="densenet", input_shape=(224, 224, 3), weights=("imagenet",),
+@register_model("densenet201", family="densenet", input_shape=(224, 224, 3),
                 depth=201)
 @register_model("densenet264", family="densenet", input_shape=(224, 224, 3), depth=264)
 @register_model("densenet40_k12", family="densenet", input_shape=(32, 32, 3), num_classes=10,

@@ -19,38 +19,40 @@ from kerascnn.specs import googlenet as spec
 __all__ = ["googlenet", "inference_model"]
 
 
-def _conv(x, filters, kernel, strides=1, *, name):
-    return conv_bn_act(x, filters, kernel, strides, use_bias=True, batch_norm=False, name=name)
+def _conv(x, filters, kernel, strides=1, padding="same", *, batch_norm=False, name):
+    return conv_bn_act(x, filters, kernel, strides, padding, use_bias=not batch_norm,
+                       batch_norm=batch_norm, bn_epsilon=spec.TORCHVISION["bn_epsilon"], name=name)
 
 
-def _max_pool(x, padding: str, name: str):
+def _max_pool(x, padding: str, name: str, size: int = spec.POOL[0]):
     """Max pooling 3x3/2: "same", or Caffe's ceil mode (equal to "same" on even sizes).
 
     Caffe's output size is ceil((n - k) / s) + 1, which is floor((n + s - 1 - k) / s) + 1: a
     valid pooling of the map padded by s - 1 at its end.
     """
     if padding == "same":
-        return keras.layers.MaxPooling2D(*spec.POOL, padding="same", name=name)(x)
+        return keras.layers.MaxPooling2D(size, spec.POOL[1], padding="same", name=name)(x)
     end = spec.POOL[1] - 1
     # Every max pooling here follows a ReLU, so zeros never win a maximum.
     x = keras.layers.ZeroPadding2D(((0, end), (0, end)), name=f"{name}_pad")(x)
-    return keras.layers.MaxPooling2D(*spec.POOL, name=name)(x)
+    return keras.layers.MaxPooling2D(size, spec.POOL[1], name=name)(x)
 
 
-def _stem(x, padding: str = "same"):
+def _stem(x, padding: str = "same", torchvision: bool = False):
     filters, kernel, strides = spec.CONV1
     if padding == "caffe":
         # Caffe pads 3 on every side; "same" pads 2 before and 3 after for 7x7/2 on even sizes.
         x = keras.layers.ZeroPadding2D(kernel // 2, name="conv1_pad")(x)
-        x = conv_bn_act(x, filters, kernel, strides, "valid", use_bias=True, batch_norm=False,
-                        name="conv1")
+        x = _conv(x, filters, kernel, strides, "valid", batch_norm=torchvision, name="conv1")
     else:
-        x = _conv(x, filters, kernel, strides, name="conv1")
+        x = _conv(x, filters, kernel, strides, batch_norm=torchvision, name="conv1")
     x = _max_pool(x, padding, "conv1_pool")
-    x = LocalResponseNormalization(**spec.LRN, name="conv1_lrn")(x)
-    x = _conv(x, spec.CONV2_REDUCE, 1, name="conv2_reduce")
-    x = _conv(x, spec.CONV2, 3, name="conv2")
-    x = LocalResponseNormalization(**spec.LRN, name="conv2_lrn")(x)
+    if not torchvision:
+        x = LocalResponseNormalization(**spec.LRN, name="conv1_lrn")(x)
+    x = _conv(x, spec.CONV2_REDUCE, 1, batch_norm=torchvision, name="conv2_reduce")
+    x = _conv(x, spec.CONV2, 3, batch_norm=torchvision, name="conv2")
+    if not torchvision:
+        x = LocalResponseNormalization(**spec.LRN, name="conv2_lrn")(x)
     return _max_pool(x, padding, "conv2_pool")
 
 
@@ -70,6 +72,9 @@ def _auxiliary(x, num_classes, classifier_activation, name):
 
 
 @register_model("googlenet", family="googlenet", input_shape=(224, 224, 3))
+@register_model("googlenet_torchvision", family="googlenet", input_shape=(224, 224, 3),
+                layout="torchvision", padding="caffe",
+                dropout_rate=spec.TORCHVISION["dropout_rate"])
 def googlenet(
     num_classes: int = 1000,
     input_shape: tuple = (224, 224, 3),
@@ -80,6 +85,7 @@ def googlenet(
     naive: bool = False,
     dropout_rate: float = spec.DROPOUT_RATE,
     padding: str = "same",
+    layout: str = "paper",
     name: str = "googlenet",
 ) -> keras.Model:
     """GoogLeNet (Szegedy et al. 2015), faithful to Table 1 and figure 3.
@@ -96,7 +102,11 @@ def googlenet(
     `naive=True` builds figure 2a's naive modules for the cost comparison of section 4.
 
     Deviations: torchvision's googlenet uses 3x3 convolutions in the "5x5" branch, batch
-    normalization and no LRN; this builder follows the paper. The 7x7 average pooling is global
+    normalization and no LRN; this builder follows the paper, and builds torchvision's network
+    with `layout="torchvision"` (registered as `googlenet_torchvision`, with `padding="caffe"`,
+    whose conv1 padding and ceil-mode pooling are torchvision's too, and dropout 0.2): batch norm
+    (eps 0.001) after every bias-free convolution, no LRN, 3x3 "5x5" branches, 2x2/2 max pooling
+    before 5a; 6,624,904 parameters, as torchvision counts them without its auxiliary heads. The 7x7 average pooling is global
     average pooling, identical at 224x224, so that other input sizes work. The paper gives no LRN
     parameters; those of the authors' Caffe model are used. Max pooling pads like Caffe's ceil
     mode ("same"), which gives the table's 112 -> 56 -> 28 -> 14 -> 7. `padding="caffe"` pads as
@@ -113,6 +123,7 @@ def googlenet(
         naive: Use the naive inception module of figure 2a.
         dropout_rate: Dropout before the linear layer (default 0.4).
         padding: "same" (default) or "caffe".
+        layout: "paper" (default) or "torchvision" (see above; no auxiliary classifiers).
         name: Model name.
 
     Returns:
@@ -120,20 +131,31 @@ def googlenet(
 
     Raises:
         ValueError: For non-boolean `aux_logits`/`naive`, a `dropout_rate` outside [0, 1), a
-            `padding` other than "same" or "caffe", or an input too small for the auxiliary
-            classifiers.
+            `padding` other than "same" or "caffe", an unknown `layout`, auxiliary classifiers
+            with the torchvision layout, or an input too small for the auxiliary classifiers.
     """
     validation.check_choice(aux_logits, "aux_logits", (False, True))
     validation.check_choice(naive, "naive", (False, True))
     validation.check_fraction(dropout_rate, "dropout_rate")
     validation.check_choice(padding, "padding", ("same", "caffe"))
+    validation.check_choice(layout, "layout", spec.LAYOUTS)
+    torchvision = layout == "torchvision"
+    if torchvision and aux_logits:
+        raise ValueError(
+            "The torchvision layout's auxiliary classifiers (batch norm, adaptive pooling) are not "
+            "built here; build without them. Received: aux_logits=True, layout='torchvision'"
+        )
+    options = ({"five_kernel": spec.TORCHVISION["five_kernel"], "batch_norm": True,
+                "bn_epsilon": spec.TORCHVISION["bn_epsilon"]} if torchvision else {})
     inputs = keras.Input(shape=input_shape, name="input")
-    x = _stem(inputs, padding)
+    x = _stem(inputs, padding, torchvision)
     auxiliary = []
     for module, widths in spec.INCEPTION.items():
         if module in spec.POOL_BEFORE:
-            x = _max_pool(x, padding, f"{module}_pre_pool")
-        x = inception_module(x, widths, name=module, naive=naive)
+            size = (spec.TORCHVISION["pool_before_5a"] if torchvision and module == "inception5a"
+                    else spec.POOL[0])
+            x = _max_pool(x, padding, f"{module}_pre_pool", size)
+        x = inception_module(x, widths, name=module, naive=naive, **options)
         if aux_logits and include_top and module in spec.AUX_AFTER:
             index = spec.AUX_AFTER.index(module) + 1
             auxiliary.append(_auxiliary(x, num_classes, classifier_activation, f"aux{index}"))

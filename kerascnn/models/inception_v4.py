@@ -46,7 +46,7 @@ def _stage(x, stage, conv_options):
 
 
 @register_model("inception_resnet_v2", family="inception_v4", input_shape=(299, 299, 3),
-                weights=("imagenet",), variant="inception_resnet_v2")
+                variant="inception_resnet_v2")
 @register_model("inception_resnet_v1", family="inception_v4", input_shape=(299, 299, 3),
                 variant="inception_resnet_v1")
 @register_model("inception_v4", family="inception_v4", input_shape=(299, 299, 3),

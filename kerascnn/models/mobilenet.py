@@ -19,6 +19,7 @@ from kerascnn.specs import mobilenet as spec
 __all__ = ["mobilenet"]
 
 ACTIVATIONS = ("relu6", "relu")
+PADDINGS = ("same", "symmetric")
 
 
 def _validate(alpha, depth_multiplier, dropout_rate, activation):
@@ -45,7 +46,7 @@ def _top(x, num_classes, dropout_rate, classifier_activation):
                                    name="predictions")(x)
 
 
-@register_model("mobilenet", family="mobilenet", input_shape=(224, 224, 3), weights=("imagenet",))
+@register_model("mobilenet", family="mobilenet", input_shape=(224, 224, 3))
 def mobilenet(
     num_classes: int = 1000,
     input_shape: tuple = (224, 224, 3),
@@ -57,6 +58,7 @@ def mobilenet(
     depth_multiplier: int = 1,
     dropout_rate: float = spec.DROPOUT_RATE,
     activation: str = "relu6",
+    padding: str = "same",
 ) -> keras.Model:
     """MobileNet v1 (Howard et al. 2017): a 3x3/2 convolution and 13 depthwise separable blocks.
 
@@ -78,7 +80,8 @@ def mobilenet(
     convolution on the pooled features, equal to the paper's fully connected layer; dropout 0.001
     before it, as TF-slim and keras.applications; stride-2 depthwise convolutions pad one row and
     column at the bottom and right (TF "SAME" on even sizes; keras.applications' layout on odd
-    ones).
+    ones). `padding="symmetric"` pads every stride-2 convolution by one pixel on every side
+    instead, as PyTorch's MobileNets do: timm's `mobilenetv1_100` weights need it.
 
     Args:
         num_classes: Classes of the classifier (default 1000).
@@ -91,23 +94,30 @@ def mobilenet(
         depth_multiplier: Depthwise outputs per input channel, >= 1 (default 1).
         dropout_rate: Dropout before the classifier (default 0.001).
         activation: "relu6" (default) or "relu".
+        padding: "same" (default) or "symmetric" (see above).
 
     Returns:
         A `keras.Model`.
 
     Raises:
         ValueError: For a non-positive or too small `alpha`, a `depth_multiplier` below 1, a
-            dropout rate outside [0, 1), or an unknown activation.
+            dropout rate outside [0, 1), or an unknown activation or padding.
     """
     _validate(alpha, depth_multiplier, dropout_rate, activation)
+    validation.check_choice(padding, "padding", PADDINGS)
     inputs = keras.Input(shape=input_shape, name="input")
     filters, kernel, strides = spec.STEM
-    x = conv_bn_act(inputs, int(filters * alpha), kernel, strides, activation=activation,
+    x, stem_padding = inputs, "same"
+    if padding == "symmetric":
+        x = keras.layers.ZeroPadding2D(kernel // 2, name="conv1_pad")(x)
+        stem_padding = "valid"
+    x = conv_bn_act(x, int(filters * alpha), kernel, strides, stem_padding, activation=activation,
                     bn_epsilon=spec.BN_EPSILON, name="conv1")
     for index, (filters, strides) in enumerate(spec.BLOCKS, start=1):
         x = depthwise_separable(x, int(filters * alpha), strides=strides,
                                 depth_multiplier=depth_multiplier, activation=activation,
-                                bn_epsilon=spec.BN_EPSILON, name=f"block{index}")
+                                bn_epsilon=spec.BN_EPSILON, padding=padding,
+                                name=f"block{index}")
     if include_top:
         x = _top(x, num_classes, dropout_rate, classifier_activation)
     else:

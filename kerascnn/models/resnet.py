@@ -79,10 +79,10 @@ def imagenet_resnet(
 @register_model("resnet", family="resnet", input_shape=_IMAGENET, depth=50)
 @register_model("resnet18", family="resnet", input_shape=_IMAGENET, depth=18)
 @register_model("resnet34", family="resnet", input_shape=_IMAGENET, depth=34)
-@register_model("resnet50", family="resnet", input_shape=_IMAGENET, weights=("imagenet",), depth=50)
-@register_model("resnet101", family="resnet", input_shape=_IMAGENET, weights=("imagenet",),
+@register_model("resnet50", family="resnet", input_shape=_IMAGENET, depth=50)
+@register_model("resnet101", family="resnet", input_shape=_IMAGENET,
                 depth=101)
-@register_model("resnet152", family="resnet", input_shape=_IMAGENET, weights=("imagenet",),
+@register_model("resnet152", family="resnet", input_shape=_IMAGENET,
                 depth=152)
 def resnet(
     num_classes: int = 1000,

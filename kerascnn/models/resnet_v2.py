@@ -33,12 +33,10 @@ def _head(x, *, include_top, pooling, num_classes, classifier_activation, inputs
     return keras.Model(inputs, x, name=name)
 
 
-@register_model("resnet50v2", family="resnet_v2", input_shape=_IMAGENET, weights=("imagenet",),
+@register_model("resnet50v2", family="resnet_v2", input_shape=_IMAGENET,
                 depth=50)
-@register_model("resnet101v2", family="resnet_v2", input_shape=_IMAGENET,
-                weights=("imagenet",), depth=101)
-@register_model("resnet152v2", family="resnet_v2", input_shape=_IMAGENET,
-                weights=("imagenet",), depth=152)
+@register_model("resnet101v2", family="resnet_v2", input_shape=_IMAGENET, depth=101)
+@register_model("resnet152v2", family="resnet_v2", input_shape=_IMAGENET, depth=152)
 def resnet_v2(
     num_classes: int = 1000,
     input_shape: tuple = _IMAGENET,

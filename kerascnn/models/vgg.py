@@ -20,10 +20,8 @@ __all__ = ["vgg"]
 
 def _register(builder):
     for name, config in spec.VARIANTS.items():
-        # keras.applications publishes ImageNet weights for VGG16 and VGG19 (kerascnn.weights).
-        published = ("imagenet",) if name in ("vgg16", "vgg19") else ()
         builder = register_model(name, family="vgg", input_shape=(224, 224, 3), config=config,
-                                 batch_norm=False, weights=published)(builder)
+                                 batch_norm=False)(builder)
     for name, config in spec.BATCH_NORM_VARIANTS.items():
         builder = register_model(name, family="vgg", input_shape=(224, 224, 3), config=config,
                                  batch_norm=True)(builder)

@@ -16,7 +16,7 @@ class ConvLayer(NamedTuple):
     filters: int
     kernel: int
     strides: int
-    padding: str
+    padding: str | int  # "valid", "same", or symmetric zero padding then "valid"
     tower_groups: int  # convolution groups in the two-tower network (1 = sees both towers)
     lrn: bool  # response normalization after the ReLU (section 3.3)
     pool: bool  # overlapping max pooling after it (section 3.4)
@@ -29,6 +29,19 @@ CONVOLUTIONS = (
     ConvLayer("conv4", 384, 3, 1, "same", 2, False, False),  # 13
     ConvLayer("conv5", 256, 3, 1, "same", 2, False, True),  # 13 -> pool 6
 )
+
+# torchvision's AlexNet (torchvision/models/alexnet.py), after "One weird trick" (Krizhevsky
+# 2014): one tower of 64-192-384-256-256 filters, no LRN, conv1 padded by 2 pixels (an int padding
+# is explicit symmetric zero padding). Its weights exist, so it is registered as
+# `alexnet_torchvision`; `alexnet` keeps the paper's network.
+TORCHVISION_CONVOLUTIONS = (
+    ConvLayer("conv1", 64, 11, 4, 2, 1, False, True),  # 224 -> 55 -> pool 27
+    ConvLayer("conv2", 192, 5, 1, "same", 1, False, True),  # 27 -> 27 -> pool 13
+    ConvLayer("conv3", 384, 3, 1, "same", 1, False, False),  # 13
+    ConvLayer("conv4", 256, 3, 1, "same", 1, False, False),  # 13
+    ConvLayer("conv5", 256, 3, 1, "same", 1, False, True),  # 13 -> pool 6
+)
+LAYOUTS = {"paper": CONVOLUTIONS, "torchvision": TORCHVISION_CONVOLUTIONS}
 
 # Overlapping pooling: z = 3, s = 2 (section 3.4).
 POOL_SIZE = 3

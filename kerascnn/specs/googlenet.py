@@ -43,3 +43,10 @@ AUX_CONV = 128
 AUX_UNITS = 1024
 AUX_DROPOUT_RATE = 0.7
 AUX_LOSS_WEIGHTS = (1.0, 0.3, 0.3)  # main, aux1, aux2
+
+# torchvision's GoogLeNet (torchvision/models/googlenet.py), registered as `googlenet_torchvision`
+# because its weights exist: batch norm (eps 0.001) after every bias-free convolution, no LRN,
+# 3x3 convolutions in the "5x5" branch, 2x2/2 max pooling before 5a, dropout 0.2; conv1 padded
+# by 3 and ceil-mode pooling, as `padding="caffe"` builds them.
+TORCHVISION = {"five_kernel": 3, "bn_epsilon": 1e-3, "pool_before_5a": 2, "dropout_rate": 0.2}
+LAYOUTS = ("paper", "torchvision")
