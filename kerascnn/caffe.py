@@ -227,7 +227,7 @@ def plan_caffemodel(model, blobs: dict, source_name: str, path: str = "the file"
         expected = _caffe_shapes(layer)
         received = [tuple(a.shape) for a in blobs.get(caffe.name, [])]
         if len(received) != len(expected) or not all(map(_matches, received, expected)):
-            shown = received if caffe.name in blobs else "no such layer"
+            shown = received if caffe.name in blobs else "none: the file has no such layer"
             raise ValueError(
                 f"{path} does not fit {model.name!r} as {source_name}: Caffe layer "
                 f"{caffe.name!r} (kerascnn {layer.name!r}): expected {expected}, received {shown}"

@@ -75,8 +75,7 @@ def googlenet_128(tmp_path_factory):
 
 def test_alexnet_matches_opencv(tmp_path):
     prototxt, path, _ = write_network(str(tmp_path), "bvlc_alexnet")
-    model = kerascnn.build("alexnet", lrn="caffe", classifier_activation=None)
-    caffe.load_caffemodel(model, path, "bvlc_alexnet")
+    model = kerascnn.build("alexnet", weights=path, lrn="caffe", classifier_activation=None)
     images = rgb_images((227, 227))
     (reference,) = opencv_logits(prototxt, path, images, ["fc8"])
     (ours,) = kerascnn_logits(model, images)
@@ -89,8 +88,7 @@ def test_googlenet_matches_opencv(tmp_path):
     prototxt = str(tmp_path / "deploy.prototxt")
     with open(prototxt, "w") as file:
         file.write(bvlc.deploy_prototxt("bvlc_googlenet"))
-    model = kerascnn.build("googlenet", padding="caffe", classifier_activation=None)
-    caffe.load_caffemodel(model, path, "bvlc_googlenet")
+    model = kerascnn.build("googlenet", weights=path, padding="caffe", classifier_activation=None)
     images = rgb_images((224, 224))
     (reference,) = opencv_logits(prototxt, path, images, ["loss3/classifier"])
     (ours,) = kerascnn_logits(model, images)
@@ -102,9 +100,8 @@ def test_googlenet_auxiliary_classifiers_and_padding(googlenet_128):
     images = rgb_images((128, 128))
     names = ["loss3/classifier", "loss1/classifier", "loss2/classifier"]
     references = opencv_logits(prototxt, path, images, names)
-    model = kerascnn.build("googlenet", input_shape=(128, 128, 3), padding="caffe",
+    model = kerascnn.build("googlenet", weights=path, input_shape=(128, 128, 3), padding="caffe",
                            aux_logits=True, classifier_activation=None)
-    caffe.load_caffemodel(model, path, "bvlc_googlenet")
     for name, ours, reference in zip(names, kerascnn_logits(model, images), references):
         assert relative_error(ours, reference) < TOLERANCE, name
     # Keras's "same" pads conv1 2 before and 3 after, Caffe 3 and 3: the option is needed, and
@@ -128,9 +125,8 @@ def test_legacy_v1_layers(tmp_path):
     for name, arrays in blobs.items():
         for ours, written in zip(read[name], arrays):
             np.testing.assert_array_equal(ours.reshape(written.shape), written)
-    model = kerascnn.build("alexnet", input_shape=input_shape, lrn="caffe",
+    model = kerascnn.build("alexnet", weights=path, input_shape=input_shape, lrn="caffe",
                            classifier_activation=None)
-    caffe.load_caffemodel(model, path, "bvlc_alexnet")
     images = rgb_images(input_shape)
     (reference,) = opencv_logits(prototxt, path, images, ["fc8"])
     assert relative_error(kerascnn_logits(model, images)[0], reference) < TOLERANCE
@@ -178,11 +174,10 @@ def test_truncated_and_empty_files(googlenet_128, tmp_path):
 
 def test_file_of_the_other_architecture(googlenet_128):
     _, path, _ = googlenet_128
-    model = kerascnn.build("alexnet", lrn="caffe")
     with pytest.raises(ValueError) as error:
-        caffe.load_caffemodel(model, path, "bvlc_alexnet")
+        kerascnn.build("alexnet", weights=path, lrn="caffe")
     message = str(error.value)
-    assert "'conv1'" in message and "(96, 3, 11, 11)" in message and "no such layer" in message
+    assert "'conv1'" in message and "(96, 3, 11, 11)" in message and "received none: the file has no such layer" in message
     assert "\n" not in message
     # The right layer names with other shapes: the first tensor that differs is named.
     googlenet = kerascnn.build("googlenet", padding="caffe", num_classes=10)
