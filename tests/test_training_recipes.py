@@ -13,9 +13,11 @@ from kerascnn.training.recipes import RECIPES, get_recipe, recipe_for
 def test_every_recipe_is_usable(name):
     recipe = RECIPES[name]
     assert recipe.schedule in recipes.SCHEDULES and recipe.optimizer in recipes.OPTIMIZERS
-    get_policy(recipe.augmentation)  # Every augmentation policy exists in kerascnn.data.
+    # Every augmentation policy exists in kerascnn.data.
+    get_policy(recipes.resolve_augmentation(recipe, "resnet", (32, 32, 3)))
     schedule = optim.make_schedule(recipe, recipe.learning_rate, recipe.epochs, steps_per_epoch=10)
     optimizer = optim.make_optimizer(recipe, schedule)
+    optimizer.iterations.assign(optim.warmup_steps(recipe, 10))  # The rate once warmed up.
     assert optimizer.learning_rate.numpy() == pytest.approx(recipe.learning_rate)
 
 

@@ -22,7 +22,7 @@ import tensorflow as tf
 from kerascnn.data.sources import Source
 from kerascnn.data.splits import validation_mask
 
-__all__ = ["ScanResult", "scan_folder", "folder_source"]
+__all__ = ["ScanResult", "scan_folder", "folder_source", "resolve_layout"]
 
 SPLIT_FOLDERS = ("train", "val", "validation", "test")
 _LISTED = 50  # Unusable files named in the warning; the rest are counted.
@@ -193,7 +193,7 @@ def _pipeline(scan: ScanResult, index: np.ndarray) -> tf.data.Dataset:
     return dataset.map(_decode, num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def _resolve_layout(root: str, split) -> tuple[str | None, str | None]:
+def resolve_layout(root: str, split) -> tuple[str | None, str | None]:
     """Sub-folders for (train, validation) when `root` is split into train/val folders."""
     if split is not None:
         train, validation = split if isinstance(split, tuple) else (split, None)
@@ -219,7 +219,7 @@ def folder_source(root: str, *, split, validation_split: float, seed: int, num_c
     """A folder of class sub-folders (or train/val sub-folders of those) as a `Source`."""
     if not os.path.isdir(root):
         raise ValueError(f"data folder does not exist. Received: data={root!r}")
-    train_dir, validation_dir = _resolve_layout(root, split)
+    train_dir, validation_dir = resolve_layout(root, split)
     scans = {}
     for role, sub in (("train", train_dir), ("validation", validation_dir)):
         if sub is not None:

@@ -186,6 +186,7 @@ def load(
     download: bool = False,
     manual_dir: str | None = None,
     test_set: bool = False,
+    image_transform=None,
 ) -> DataBundle:
     """Turns a dataset of any supported kind into batched, normalized `tf.data` pipelines.
 
@@ -226,6 +227,9 @@ def load(
             or the data's own validation split where it has one (a folder of "train" and "val"
             sub-folders), or for a tensorflow-datasets name its "test" split (`split` may name
             another). `validation_split` does not apply.
+        image_transform: A function of a batch of training images (float32, model size,
+            [0, 255]) applied after `augmentation` and before normalization: RandAugment,
+            random erasing (`kerascnn.data.regularizers.image_transform`).
 
     Returns:
         A `DataBundle`.
@@ -270,7 +274,8 @@ def load(
         policy = policy.fit(train, verbose=verbose)  # Before caching: a partial read is fine.
         train = _maybe_cache(train, cache, source.train_examples, stored, channels, "train")
         train = _training_pipeline(train, source.train_examples, policy, input_shape, stored,
-                                   normalization, batch_size, seed, shuffle)
+                                   normalization, batch_size, seed, shuffle,
+                                   image_transform)
     validation = uncropped = None
     if source.validation is not None:
         base, stored = prepared(source.validation, policy.resize_scale)
@@ -308,7 +313,7 @@ def load(
 
 
 def _training_pipeline(dataset, examples, policy, input_shape, stored, normalization,
-                       batch_size, seed, shuffle):
+                       batch_size, seed, shuffle, image_transform=None):
     channels = input_shape[2]
     if shuffle:
         dataset = dataset.shuffle(_shuffle_buffer(examples, stored, channels), seed=seed,
@@ -329,6 +334,10 @@ def _training_pipeline(dataset, examples, policy, input_shape, stored, normaliza
     def finish(images, labels):
         if not policy.is_random and stored != size:
             images = center_crop(images, size)
+        if image_transform is not None:
+            # Keras's image layers need to know the channels.
+            images = image_transform(tf.ensure_shape(
+                tf.cast(images, tf.float32), (None, *size, channels)))
         return normalize(images, normalization), labels
 
     # Normalizing whole batches is vectorized, and uint8 batches move a quarter of the bytes.

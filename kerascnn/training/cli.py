@@ -102,7 +102,12 @@ def add_commands(commands) -> None:
     training = commands.add_parser("train", help="train a model with its paper's recipe")
     training.add_argument("model", metavar="MODEL", help="a registered model name")
     _add_data_arguments(training)
-    training.add_argument("--recipe", help="recipe name (default: the model family's)")
+    from kerascnn.training.recipes import RECIPE_CHOICES, list_recipes
+
+    training.add_argument(
+        "--recipe", default="auto", choices=list(RECIPE_CHOICES) + list_recipes(),
+        help="'auto' (default: 'small_data' for small training sets, else the family's paper "
+             "recipe), 'paper', 'modern', 'small_data' or a paper's recipe by name")
     training.add_argument("--epochs", type=int, help="epochs (default: the recipe's)")
     training.add_argument("--batch-size", type=int, help="global batch size (the recipe's)")
     training.add_argument("--learning-rate", type=float,

@@ -19,15 +19,15 @@ import tensorflow as tf
 
 from kerascnn import validation
 from kerascnn.training import callbacks as run_callbacks
-from kerascnn.training import multiworker, optim, rundir
-from kerascnn.training.recipes import Recipe, get_recipe, recipe_for
+from kerascnn.training import compiling, multiworker, optim, rundir
+from kerascnn.training.compiling import MAIN_OUTPUT
+from kerascnn.training.recipes import Recipe, resolve_augmentation, resolve_recipe
 from kerascnn.training.strategy import describe, resolve_strategy
 from kerascnn.training.execution import check_steps_per_execution, resolve_steps_per_execution
 from kerascnn.training.xla import resolve_jit_compile
 
 __all__ = ["TrainResult", "train", "inference_model", "MAIN_OUTPUT"]
 
-MAIN_OUTPUT = "predictions"
 VERBOSE_CHOICES = ("auto", 0, 1, 2)
 
 
@@ -111,6 +111,16 @@ def _check_arguments(epochs, batch_size, learning_rate, validation_split, seed, 
     check_steps_per_execution(steps_per_execution)
 
 
+def _passes_per_epoch(recipe: Recipe, examples: int | None, batch_size: int, epochs: int) -> int:
+    """Passes over the training data in one epoch: enough for `recipe.min_steps` optimizer steps
+    in the run. An epoch of a small dataset is then several passes, which keeps the per-epoch
+    work (validation, checkpoints) in proportion."""
+    if not recipe.min_steps or not examples:
+        return 1
+    steps_per_pass = max(1, math.ceil(examples / batch_size))
+    return max(1, math.ceil(recipe.min_steps / (epochs * steps_per_pass)))
+
+
 def _data_spec(data, options: dict) -> dict:
     """How the run's data can be reloaded (the run report and `evaluate` read it); in-memory data
     cannot. A path is also recorded absolute, so that it is recognized from any directory."""
@@ -154,53 +164,6 @@ def _build_model(model_or_name, name: str, bundle, input_shape, build_kwargs, po
         keras.config.set_dtype_policy(previous)
 
 
-def _outputs_logits(model) -> bool:
-    """True unless the output layer applies a softmax (models built with
-    `classifier_activation=None` give logits)."""
-    layer = model.get_layer(model.output_names[0]) if model.output_names else model.layers[-1]
-    if isinstance(layer, keras.layers.Softmax):
-        return False
-    return getattr(getattr(layer, "activation", None), "__name__", "") != "softmax"
-
-
-def _compile(model, recipe: Recipe, schedule, num_classes: int, jit_compile,
-             steps_per_execution: int) -> list[str]:
-    """Compiles with the recipe's optimizer; returns the loss-carrying output names."""
-    names = list(model.output_names)
-    accuracy = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-    if num_classes > 5:
-        accuracy.append(keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5_accuracy"))
-    if len(names) == 1:
-        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=_outputs_logits(model))
-        model.compile(optimizer=optim.make_optimizer(recipe, schedule), loss=loss,
-                      metrics=accuracy, jit_compile=jit_compile,
-                      steps_per_execution=steps_per_execution)
-        return names
-    if MAIN_OUTPUT not in names:
-        raise ValueError(f"A multi-output model needs a '{MAIN_OUTPUT}' output. "
-                         f"Received: outputs={names}")
-    aux = [n for n in names if n != MAIN_OUTPUT]
-    weights = list(recipe.aux_loss_weights) or [0.3] * len(aux)
-    if len(weights) != len(aux):
-        raise ValueError(f"The recipe has {len(weights)} auxiliary loss weights for {len(aux)} "
-                         f"auxiliary outputs. Received: outputs={names}")
-    model.compile(
-        optimizer=optim.make_optimizer(recipe, schedule),
-        loss={n: "sparse_categorical_crossentropy" for n in names},
-        loss_weights={MAIN_OUTPUT: 1.0, **dict(zip(aux, weights))},
-        metrics={MAIN_OUTPUT: accuracy},
-        jit_compile=jit_compile,
-        steps_per_execution=steps_per_execution,
-    )
-    return names
-
-
-def _for_outputs(dataset, names: list[str]):
-    if dataset is None or len(names) == 1:
-        return dataset
-    return dataset.map(lambda x, y: (x, {n: y for n in names}))
-
-
 def _shard_by_data(dataset):
     if dataset is None:
         return None
@@ -209,7 +172,7 @@ def _shard_by_data(dataset):
     return dataset.with_options(options)
 
 
-def train(model_or_name, data, *, recipe=None, epochs=None, batch_size=None, learning_rate=None,
+def train(model_or_name, data, *, recipe="auto", epochs=None, batch_size=None, learning_rate=None,
           run_dir=None, export=None, strategy="auto", cpu_replicas=None, mixed_precision=False,
           jit_compile="auto", steps_per_execution="auto", validation_split=0.1, seed=0,
           verbose="auto", augmentation="recipe", split=None, data_dir=None, callbacks=None,
@@ -221,7 +184,8 @@ def train(model_or_name, data, *, recipe=None, epochs=None, batch_size=None, lea
             `keras.Model` with a fixed (H, W, C) input.
         data: A tensorflow-datasets name, an image-folder path, "digits", an `(x, y)` pair of
             numpy arrays, or a `tf.data.Dataset` (see `kerascnn.data.load`).
-        recipe: A recipe name or `Recipe`; default: the model family's (`recipes.recipe_for`).
+        recipe: "auto" (default: "small_data" below `recipes.SMALL_DATA_EXAMPLES` training
+            images, else the family's paper recipe), "paper", a recipe name or a `Recipe`.
         epochs: int; default the recipe's.
         batch_size: int, the global batch size (split over replicas); default the recipe's.
         learning_rate: float; default the recipe's, scaled linearly to `batch_size`.
@@ -267,12 +231,18 @@ def train(model_or_name, data, *, recipe=None, epochs=None, batch_size=None, lea
         raise ValueError("mixed_precision applies to models built by name; build your model under "
                          f"a dtype policy instead. Received: mixed_precision={mixed_precision!r}")
     name, family, input_shape = _model_spec(model_or_name, build_kwargs)
-    recipe = get_recipe(recipe) if recipe is not None else recipe_for(family, input_shape)
+    from kerascnn.data.counting import count_training_examples
+
+    # Chosen before any image is read, so that everything below can still be refused at once.
+    examples = count_training_examples(data, split=split, validation_split=validation_split,
+                                       data_dir=data_dir)
+    recipe = resolve_recipe(recipe, family, input_shape, examples)
     global_batch = batch_size or recipe.batch_size
     epochs = epochs or recipe.epochs
+    passes = _passes_per_epoch(recipe, examples, global_batch, epochs)
     rate = learning_rate or optim.scaled_learning_rate(recipe, global_batch)
     if augmentation == "recipe":
-        augmentation = recipe.augmentation
+        augmentation = resolve_augmentation(recipe, family, input_shape)
     normalization = recipe.normalization if input_shape[2] == 3 else "unit"
     data_options = {"validation_split": validation_split, "seed": seed,
                     "normalization": normalization, "split": split, "data_dir": data_dir,
@@ -281,7 +251,8 @@ def train(model_or_name, data, *, recipe=None, epochs=None, batch_size=None, lea
         "model": name, "family": family, "build_kwargs": build_kwargs,
         "data": _data_spec(data, data_options), "input_shape": list(input_shape),
         "normalization": normalization, "augmentation": augmentation,
-        "recipe": recipe.to_dict(), "epochs": epochs, "batch_size": global_batch,
+        "recipe": recipe.to_dict(), "epochs": epochs, "passes_per_epoch": passes,
+        "batch_size": global_batch,
         "learning_rate": rate, "seed": seed, "mixed_precision": policy,
         "strategy": describe(strategy), "jit_compile": jit_compile,
     }
@@ -307,15 +278,20 @@ def train(model_or_name, data, *, recipe=None, epochs=None, batch_size=None, lea
     if verbose == "auto":  # Progress bars on a terminal, one line per epoch in a log file.
         verbose = 1 if sys.stdout.isatty() else 2
     bundle = load(data, input_shape=input_shape, batch_size=global_batch,
-                  augmentation=augmentation, verbose=0 if quiet else 1, **data_options)
+                  augmentation=augmentation, verbose=0 if quiet else 1,
+                  image_transform=compiling.image_transform(recipe, seed), **data_options)
+    batch_transform, data_callbacks = compiling.batch_transform(recipe, bundle.num_classes, seed,
+                                                                epochs)
     model = _build_model(model_or_name, name, bundle, input_shape, build_kwargs, policy, strategy)
-    steps_per_epoch = max(1, math.ceil(bundle.train_examples / global_batch))
+    steps_per_epoch = max(1, math.ceil(bundle.train_examples / global_batch)) * passes
     jit = resolve_jit_compile(jit_compile, model, strategy, family, epochs * steps_per_epoch)
     steps_per_call = resolve_steps_per_execution(steps_per_execution, strategy, family)
     schedule = optim.make_schedule(recipe, rate, epochs, steps_per_epoch)
     with strategy.scope():
-        optim.apply_weight_decay(model, recipe.weight_decay)
-        outputs = _compile(model, recipe, schedule, bundle.num_classes, jit, steps_per_call)
+        if recipe.optimizer != "adamw":  # AdamW decays weights itself, decoupled.
+            optim.apply_weight_decay(model, recipe.weight_decay, recipe.decay_norm_and_bias)
+        outputs = compiling.compile_model(model, recipe, optim.make_optimizer(recipe, schedule),
+                                          bundle.num_classes, jit, steps_per_call)
     config.update(
         class_names=bundle.class_names, num_classes=bundle.num_classes,
         train_examples=bundle.train_examples, validation_examples=bundle.validation_examples,
@@ -334,8 +310,8 @@ def train(model_or_name, data, *, recipe=None, epochs=None, batch_size=None, lea
     if not quiet:
         where = f"resuming {run_dir} at epoch {done + 1}" if resume else f"run directory {run_dir}"
         print(f"kerascnn: training {name} on {bundle.train_examples} images "
-              f"({bundle.validation_examples} held out), recipe {recipe.name}, {epochs} epochs, "
-              f"batch {global_batch}, learning rate {rate:g}, "
+              f"({bundle.validation_examples} held out), recipe {recipe.name}, {epochs} epochs"
+              f"{f' of {passes} passes' if passes > 1 else ''}, batch {global_batch}, learning rate {rate:g}, "
               f"{config['strategy']['replicas']} replica(s), XLA {'on' if jit else 'off'}; "
               f"{where}", flush=True)
     rundir.write_config(write_dir, config)
@@ -347,12 +323,15 @@ def train(model_or_name, data, *, recipe=None, epochs=None, batch_size=None, lea
     callback_list = [guard, multiworker.SyncReplicaVariables(strategy)]
     if len(outputs) > 1:
         callback_list.append(run_callbacks.MainOutputLogs(MAIN_OUTPUT))
-    plateau = optim.plateau_callback(recipe, rate, monitor)
-    callback_list += [plateau] if plateau else []
+    callback_list += optim.plateau_callbacks(recipe, rate, monitor, steps_per_epoch)
+    callback_list += data_callbacks
     callback_list += [
         run_callbacks.LearningRateLogger(),
         keras.callbacks.CSVLogger(history_path, append=True),
         run_callbacks.ResumableBackup(backup_dir, guard),
+        # After the backup, which must hold the raw weights, and before the checkpoints, which
+        # then hold the averaged ones (as does the model when fit ends).
+        *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if recipe.ema_decay else []),
         run_callbacks.AtomicCheckpoint(
             os.path.join(write_dir, "best.keras"), guard, monitor, best=True,
             initial_best=run_callbacks.best_so_far(history_path, monitor) if resume else None),
@@ -361,8 +340,12 @@ def train(model_or_name, data, *, recipe=None, epochs=None, batch_size=None, lea
                                     profile_batch=0),
         *(callbacks or []),
     ]
-    train_data = _shard_by_data(_for_outputs(bundle.train, outputs))
-    validation_data = _shard_by_data(_for_outputs(bundle.validation, outputs))
+    one_hot = bundle.num_classes if recipe.soft_labels else None
+    train = bundle.train.repeat(passes) if passes > 1 else bundle.train
+    if batch_transform is not None:
+        train = train.map(batch_transform, num_parallel_calls=tf.data.AUTOTUNE)
+    train_data = _shard_by_data(compiling.for_outputs(train, outputs, one_hot))
+    validation_data = _shard_by_data(compiling.for_outputs(bundle.validation, outputs, one_hot))
     # The pipeline shuffles; Keras's own shuffle does not apply to datasets.
     history = model.fit(train_data, validation_data=validation_data, epochs=epochs,
                         callbacks=callback_list, verbose=verbose, shuffle=False)
