@@ -53,8 +53,6 @@ class CaffeLayer(NamedTuple):
         params: `(message, ((field, value), ...))`, e.g. `("convolution_param", ...)`, or None.
         keras: The kerascnn layer that holds this layer's blobs, or None.
         blobs: Caffe blob shapes: weights (O, I / group, kh, kw) or (out, in), then bias.
-        features: For an InnerProduct after a spatial map, that map's (C, H, W): Caffe flattens
-            it in C, H, W order where Keras flattens H, W, C.
     """
 
     name: str
@@ -64,7 +62,6 @@ class CaffeLayer(NamedTuple):
     params: tuple | None = None
     keras: str | None = None
     blobs: tuple = ()
-    features: tuple | None = None
 
 
 class _Net:
@@ -117,11 +114,10 @@ class _Net:
                          (channels, *self.shapes[bottoms[0]][1:]))
 
     def fc(self, name, bottom, units, *, keras, relu=None, dropout=None):
-        shape = self.shapes[bottom]
-        features = shape if len(shape) == 3 and shape[1:] != (1, 1) else None
+        inputs = math.prod(self.shapes[bottom])  # Caffe flattens a map in C, H, W order
         top = self._add(CaffeLayer(name, "InnerProduct", (bottom,), name,
                                    ("inner_product_param", (("num_output", units),)), keras,
-                                   ((units, math.prod(shape)), (units,)), features), (units,))
+                                   ((units, inputs), (units,))), (units,))
         if relu:
             self._add(CaffeLayer(relu, "ReLU", (top,), top), (units,))
         if dropout:

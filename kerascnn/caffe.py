@@ -9,8 +9,9 @@ field numbers; the `protobuf` package parses the file and skips every other fiel
 
 Layouts: Caffe stores a convolution kernel as (O, I / group, kh, kw) — groups own contiguous
 output and input channels, as in Keras — and an InnerProduct weight as (out, in) over its input
-flattened in C, H, W order. Keras wants (kh, kw, I / group, O) and (in, out) over an H, W, C
-flatten. The BVLC networks' layer plans are in `kerascnn.bvlc`.
+flattened in C, H, W order, as PyTorch does; `kerascnn.conversion` converts them to Keras's
+(kh, kw, I / group, O) and (in, out) over an H, W, C flatten. The BVLC networks' layer plans are
+in `kerascnn.bvlc`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 from google.protobuf import descriptor_pb2, descriptor_pool, message, message_factory
 
 from kerascnn.bvlc import NETWORKS, blob_shapes, check_build, deploy_prototxt, network
+from kerascnn.conversion import assign_state_dict, state_dict_shapes, weighted_layers
 
 __all__ = ["read_blobs", "write_caffemodel", "plan_caffemodel", "load_caffemodel",
            "deploy_prototxt", "blob_shapes", "preprocess_input", "MEAN_BGR"]
@@ -169,38 +171,22 @@ def write_caffemodel(path: str, blobs: dict, *, legacy: bool = False, name: str 
         file.write(net.SerializeToString())
 
 
-def _caffe_shapes(layer) -> list:
-    """A kerascnn layer's variables as Caffe would shape them: kernel OIHW or (out, in), bias."""
-    shapes = []
-    for variable in layer.weights:
-        shape = tuple(variable.shape)
-        shapes.append(shape[::-1] if len(shape) == 2 else
-                      (shape[3], shape[2], shape[0], shape[1]) if len(shape) == 4 else shape)
-    return shapes
-
-
 def _matches(received: tuple, expected: tuple) -> bool:
     # Caffe's Blob::ShapeEquals: a legacy 4-D shape equals the shape padded with leading ones.
     return received == expected or (
         len(received) == 4 > len(expected) and received == (1,) * (4 - len(expected)) + expected)
 
 
-def _to_keras(array: np.ndarray, expected: tuple, features) -> np.ndarray:
-    array = array.reshape(expected)
-    if array.ndim == 4:
-        return array.transpose(2, 3, 1, 0)
-    if array.ndim == 2 and features:
-        channels, height, width = features
-        # (out, C, H, W) -> (H, W, C, out): Keras flattens the map in H, W, C order.
-        return array.reshape(-1, channels, height, width).transpose(2, 3, 1, 0).reshape(
-            height * width * channels, -1)
-    return array.T if array.ndim == 2 else array
+def plan_caffemodel(model, blobs: dict, source_name: str, path: str = "the file") -> tuple:
+    """Matches the blobs read from a BVLC file to `model`'s layers.
 
+    Touches nothing. Caffe's blobs are laid out as PyTorch's tensors (OIHW kernels, (out, in)
+    weights over a C, H, W flatten), so the plan is a state dict for
+    `kerascnn.conversion.assign_state_dict`, which converts the layouts: the blobs of Caffe layer
+    `conv1` become `conv1.weight` and `conv1.bias`, legacy 4-D shapes reshaped to the true ones.
 
-def plan_caffemodel(model, blobs: dict, source_name: str, path: str = "the file") -> list:
-    """Matches the blobs read from a BVLC file to `model`'s layers, converting layouts.
-
-    Touches nothing: returns `[(keras layer, [arrays in Keras's layout])]` for `load_caffemodel`.
+    Returns:
+        `(prefixes, tensors)`: `{kerascnn layer: Caffe layer}` and `{key: array}`.
 
     Raises:
         ValueError: One line: `model` was not built with the source's `BUILD_OPTIONS`, or the
@@ -214,27 +200,29 @@ def plan_caffemodel(model, blobs: dict, source_name: str, path: str = "the file"
     input_shape = tuple(model.inputs[0].shape[1:])
     if None in input_shape:  # sizes then matter only to AlexNet's fc6, which needs them fixed
         input_shape = None
-    plan = {layer.keras: layer for layer in network(source_name, input_shape, auxiliary=True)
-            if layer.keras}
-    assignments = []
-    for layer in model.layers:
-        if not layer.weights:
-            continue
-        caffe = plan.get(layer.name)
-        if caffe is None:
-            raise ValueError(f"{path}: {model.name!r} layer {layer.name!r} has no counterpart in "
-                             f"{source_name}")
-        expected = _caffe_shapes(layer)
-        received = [tuple(a.shape) for a in blobs.get(caffe.name, [])]
+    counterparts = {layer.keras: layer.name for layer in
+                    network(source_name, input_shape, auxiliary=True) if layer.keras}
+    layers = weighted_layers(model)
+    missing = [layer.name for layer in layers if layer.name not in counterparts]
+    if missing:
+        raise ValueError(f"{path}: {model.name!r} layer {missing[0]!r} has no counterpart in "
+                         f"{source_name}")
+    prefixes = {layer.name: counterparts[layer.name] for layer in layers}
+    shapes, tensors = state_dict_shapes(model, prefixes), {}
+    for layer in layers:
+        name = prefixes[layer.name]
+        keys = [key for key in shapes if key.rsplit(".", 1)[0] == name]
+        expected = [shapes[key] for key in keys]
+        received = [tuple(a.shape) for a in blobs.get(name, [])]
         if len(received) != len(expected) or not all(map(_matches, received, expected)):
-            shown = received if caffe.name in blobs else "none: the file has no such layer"
+            shown = received if name in blobs else "none: the file has no such layer"
             raise ValueError(
-                f"{path} does not fit {model.name!r} as {source_name}: Caffe layer "
-                f"{caffe.name!r} (kerascnn {layer.name!r}): expected {expected}, received {shown}"
+                f"{path} does not fit {model.name!r} as {source_name}: Caffe layer {name!r} "
+                f"(kerascnn {layer.name!r}): expected {expected}, received {shown}"
             )
-        assignments.append((layer, [_to_keras(a, e, caffe.features)
-                                    for a, e in zip(blobs[caffe.name], expected)]))
-    return assignments
+        tensors.update({key: array.reshape(shape)
+                        for key, array, shape in zip(keys, blobs[name], expected)})
+    return prefixes, tensors
 
 
 def load_caffemodel(model, path: str, source_name: str) -> None:
@@ -254,8 +242,8 @@ def load_caffemodel(model, path: str, source_name: str) -> None:
     Raises:
         ValueError: One line: the file is unreadable, or the first tensor that does not fit.
     """
-    for layer, values in plan_caffemodel(model, read_blobs(path), source_name, path):
-        layer.set_weights(values)
+    prefixes, tensors = plan_caffemodel(model, read_blobs(path), source_name, path)
+    assign_state_dict(model, prefixes, tensors, bn_epsilon=0.0)
 
 
 def preprocess_input(images) -> np.ndarray:
