@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+from kerascnn import weight_sources
 from kerascnn.specs import alexnet as alexnet_spec
 from kerascnn.specs import googlenet as googlenet_spec
 
@@ -28,9 +29,11 @@ NETWORKS = {
     "bvlc_googlenet": ("GoogleNet", "googlenet", (3, 224, 224)),
 }
 
-# The build options under which the kerascnn model computes what Caffe computes: BVLC's LRN
-# constants (k=1) in AlexNet; symmetric conv1 padding and ceil-mode pooling in GoogLeNet.
-BUILD_OPTIONS = {"bvlc_alexnet": {"lrn": "caffe"}, "bvlc_googlenet": {"padding": "caffe"}}
+# The build options under which the kerascnn model computes what Caffe computes, as the weight
+# sources declare them: BVLC's LRN constants (k=1) in AlexNet; symmetric conv1 padding and
+# ceil-mode pooling in GoogLeNet.
+BUILD_OPTIONS = {source: weight_sources.build_options(model, "bvlc")
+                 for source, (_, model, _) in NETWORKS.items()}
 
 # The layer settings that show those options in a built model: {layer: {config key: value}}.
 _SIGNATURES = {
