@@ -1,8 +1,8 @@
 """Caffe `.caffemodel` files: reading and writing their blobs, and loading them into kerascnn.
 
 A `.caffemodel` is a serialized `NetParameter` protobuf (BVLC/caffe, `src/caffe/proto/caffe.proto`).
-Its layers are in `layer` (field 100, `LayerParameter`) or, in files written before 2015 such as
-the BVLC model zoo's, in the legacy `layers` (field 2, `V1LayerParameter`); each holds its
+Its layers are in `layer` (field 100, `LayerParameter`) or, in files of older Caffe versions, in
+the deprecated `layers` (field 2, `V1LayerParameter`); each holds its
 parameters as `BlobProto`s, shaped by `shape.dim` or by the legacy `num`, `channels`, `height`,
 `width`. The message definition below declares only the fields needed here, with caffe.proto's
 field numbers; the `protobuf` package parses the file and skips every other field.
@@ -70,7 +70,7 @@ def _net_class(writer: bool = False):
 
     The writer's class declares `BlobProto.data` as bytes: a packed repeated float is encoded
     exactly as a bytes field of its little-endian values, which protobuf then copies in one piece
-    instead of appending float by float (about 30x faster for AlexNet's 61 M parameters).
+    instead of appending float by float (over 10x faster for AlexNet's 61 M parameters).
     """
     proto = descriptor_pb2.FileDescriptorProto(name="kerascnn/caffe.proto", package="caffe",
                                                syntax="proto2")
@@ -154,8 +154,8 @@ def write_caffemodel(path: str, blobs: dict, *, legacy: bool = False, name: str 
     Args:
         path: The file to write.
         blobs: Layer name -> list of arrays in Caffe's layout (see `blob_shapes`).
-        legacy: Write V1 `layers` with legacy (num, channels, height, width) shapes, as the BVLC
-            model zoo files are, instead of `layer` with `shape.dim`.
+        legacy: Write V1 `layers` with legacy (num, channels, height, width) shapes, as older
+            Caffe versions did, instead of `layer` with `shape.dim`.
         name: The net's name.
     """
     net = _net_class(writer=True)(name=name)

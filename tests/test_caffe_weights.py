@@ -115,7 +115,7 @@ def test_googlenet_auxiliary_classifiers_and_padding(googlenet_128):
 
 
 def test_legacy_v1_layers(tmp_path):
-    """BVLC's files use V1 `layers` with 4-D legacy shapes: (1, 1, out, in) for InnerProduct."""
+    """Older Caffe wrote V1 `layers` with 4-D legacy shapes: (1, 1, out, in) for InnerProduct."""
     input_shape = (99, 99, 3)  # pool5 is 2x2, so fc6 still sees Caffe's C, H, W flatten order
     prototxt, path, blobs = write_network(str(tmp_path), "bvlc_alexnet", input_shape,
                                           legacy=True)
