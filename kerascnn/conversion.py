@@ -199,8 +199,7 @@ def _take(tensors: dict, key: str, expected: tuple, used: set) -> np.ndarray:
     return np.asarray(tensor, dtype="float32").reshape(expected)
 
 
-def _assign_batch_norm(layer, prefix: str, tensors: dict, used: set, epsilon: float,
-                       kernel_layer) -> None:
+def _assign_batch_norm(layer, prefix: str, tensors: dict, used: set, epsilon: float) -> None:
     names = [v.path.rsplit("/", 1)[-1] for v in layer.weights]
     size = (int(layer.moving_mean.shape[0]),)
     gamma = _take(tensors, f"{prefix}.weight", size, used)
@@ -210,7 +209,9 @@ def _assign_batch_norm(layer, prefix: str, tensors: dict, used: set, epsilon: fl
     new_variance = np.maximum(variance + epsilon - layer.epsilon, 0.0)
     gamma = gamma * np.sqrt(new_variance + layer.epsilon) / np.sqrt(variance + epsilon)
     if "gamma" not in names:
-        if kernel_layer is None:
+        # The convolution feeding this batch norm (topologically earlier, so already filled).
+        kernel_layer = layer.input._keras_history.operation
+        if not hasattr(kernel_layer, "kernel"):
             raise ValueError(f"{layer.name} has no gamma and follows no convolution to take it")
         values = kernel_layer.get_weights()
         values[0] = values[0] * gamma  # the output channel is the kernel's last axis
@@ -263,13 +264,12 @@ def assign_state_dict(model: keras.Model, prefixes: dict, tensors: dict, *, bn_e
             place for.
     """
     used: set = set()
-    previous_kernel = None
     for layer in weighted_layers(model):
         if layer.name not in prefixes:
             raise ValueError(f"no state-dict name is known for the layer {layer.name!r}")
         prefix = prefixes[layer.name]
         if isinstance(layer, keras.layers.BatchNormalization):
-            _assign_batch_norm(layer, prefix, tensors, used, bn_epsilon, previous_kernel)
+            _assign_batch_norm(layer, prefix, tensors, used, bn_epsilon)
             continue
         values = []
         for variable in layer.weights:
@@ -278,7 +278,6 @@ def assign_state_dict(model: keras.Model, prefixes: dict, tensors: dict, *, bn_e
             tensor = _take(tensors, key, _torch_shape(layer, kind, tuple(variable.shape)), used)
             values.append(_kernel_value(layer, tensor) if kind == "kernel" else tensor)
         layer.set_weights(values)
-        previous_kernel = layer if hasattr(layer, "kernel") else None
     unused = [key for key in tensors if key not in used and not ignore(key)]
     if unused:
         raise ValueError(

@@ -13,7 +13,8 @@ state dict, for one family of layouts:
   the same way in its `_load_state_dict`).
 - torchvision ShuffleNet v2 (torchvision/models/shufflenetv2.py): `stage2.0.branch2.3`.
 - torchvision AlexNet and GoogLeNet (alexnet.py, googlenet.py), timm's MobileNet v1
-  (timm/models/efficientnet.py, `mobilenetv1_100`).
+  (timm/models/efficientnet.py, `mobilenetv1_100`) and Inception-ResNet-v2
+  (timm/models/inception_resnet_v2.py: `repeat.3.branch1.0`, `block8`, `classif`).
 
 Reading `.safetensors` needs only the `safetensors` package and numpy; `.pth` needs PyTorch.
 """
@@ -169,6 +170,43 @@ def _mobilenet_timm(name):
     return f"blocks.{stage}.{block}.{module}"
 
 
+_IRV2_STEM = {"stem_conv1": "conv2d_1a", "stem_conv2": "conv2d_2a", "stem_conv3": "conv2d_2b",
+              "stem_conv4": "conv2d_3b", "stem_conv5": "conv2d_4a", "conv7b": "conv2d_7b"}
+# kerascnn (keras.applications') block names -> timm's modules, and the last Inception-C block,
+# which timm keeps apart as `block8` (no activation after its addition).
+_IRV2_BLOCKS = {"stem_mixed5b": "mixed_5b", "reductiona": "mixed_6a", "reductionb": "mixed_7a"}
+_IRV2_REPEATS = {"a": "repeat", "b": "repeat_1", "c": "repeat_2"}
+_IRV2_LAST_C = 10
+
+
+def _inception_resnet_v2(name):
+    if name == "predictions":
+        return "classif"
+    match = re.fullmatch(r"(\w+?)_(conv|bn)", name)
+    if match and match.group(1) in _IRV2_STEM:
+        return f"{_IRV2_STEM[match.group(1)]}.{match.group(2)}"
+    match = re.fullmatch(r"inceptionresnet([abc])(\d+)_up_conv", name)
+    if match:
+        return f"{_irv2_block(*match.groups())}.conv2d"
+    match = re.fullmatch(r"(inceptionresnet([abc])(\d+)|\w+)_branch(\d)_(\d)_(conv|bn)", name)
+    if not match:
+        return None
+    block, kind, number, branch, index, part = match.groups()
+    module = _irv2_block(kind, number) if kind else _IRV2_BLOCKS.get(block)
+    if module is None:
+        return None
+    # A branch of one convolution is that module itself, not a Sequential: no index.
+    single = branch == "0" and block != "reductionb"
+    return f"{module}.branch{branch}{'' if single else '.' + index}.{part}"
+
+
+def _irv2_block(kind, number):
+    number = int(number)
+    if kind == "c" and number == _IRV2_LAST_C:
+        return "block8"
+    return f"{_IRV2_REPEATS[kind]}.{number - 1}"
+
+
 def _rules(function):
     return lambda model: {layer.name: function(layer.name) for layer in model.layers}
 
@@ -189,12 +227,14 @@ LAYOUTS = {
     "shufflenet_v2": (_rules(_shufflenet_v2), 1e-5, (), ("fc.",), None),
     "googlenet": (_rules(_googlenet), 1e-3, ("aux1.", "aux2."), ("fc.",), None),
     "mobilenet": (_rules(_mobilenet_timm), 1e-5, ("conv_head.", "bn2."), ("classifier.",), None),
+    "inception_resnet_v2": (_rules(_inception_resnet_v2), 1e-3, (), ("classif.",), None),
 }
 # Model family -> layout; models whose family holds several layouts are named.
 _FAMILY_LAYOUTS = {"resnet": "resnet", "resnext": "resnet", "wide_resnet": "resnet",
                    "vgg": "vgg", "densenet": "densenet", "shufflenet_v2": "shufflenet_v2",
                    "mobilenet": "mobilenet"}
-_MODEL_LAYOUTS = {"alexnet_torchvision": "alexnet", "googlenet_torchvision": "googlenet"}
+_MODEL_LAYOUTS = {"alexnet_torchvision": "alexnet", "googlenet_torchvision": "googlenet",
+                  "inception_resnet_v2": "inception_resnet_v2"}
 
 
 def layout_for(name: str, family: str) -> str:

@@ -243,6 +243,7 @@ _TIMM_FILES = {
     "resnet50": ("resnet50.a1_in1k", 80.382, 94.598, 224, "torch", (("stride_at", "3x3"),)),
     "mobilenet": ("mobilenetv1_100.ra4_e3600_r224_in1k", 75.388, 92.310, 224, "tf",
                   (("padding", "symmetric"),)),
+    "inception_resnet_v2": ("inception_resnet_v2.tf_in1k", 80.434, 95.312, 299, "tf", ()),
 }
 
 

@@ -53,6 +53,9 @@ CASES = {
     "resnet50_timm": ("resnet50", "timm", "resnet50", 32, "logits", {"stride_at": "3x3"}, {}),
     "mobilenet_timm_224": ("mobilenet", "timm", "mobilenetv1_100", 224, "logits",
                            {"padding": "symmetric"}, {}),
+    # keras.applications' layout has no batch-norm gamma: timm's folds into the convolutions.
+    "inception_resnet_v2_timm": ("inception_resnet_v2", "timm", "inception_resnet_v2", 75,
+                                 "logits", {}, {}),
 }
 # The deeper and wider members of those families differ from the members above only in their
 # tables (block counts, widths): for them the state dict of the source's own model (names and
