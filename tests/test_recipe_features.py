@@ -251,3 +251,18 @@ def test_recipes_train_under_two_replicas_and_record_every_field(tmp_path):
             config = json.load(handle)
         assert config["recipe"] == RECIPES[result["recipe"]].to_dict()
         assert set(config["recipe"]) >= {"label_smoothing", "mixup_alpha", "ema_decay"}
+
+
+def test_fine_tune_adds_the_recipe_regularizers(tmp_path):
+    import kerascnn
+
+    base = kerascnn.build("lenet5", num_classes=10, input_shape=(16, 16, 1))
+    recipe = RECIPES["small_data"].replace(mixup_alpha=0.2, clip_norm=1.0)
+    model = kerascnn.fine_tune(base, _tiny_digits(), recipe=recipe, head_epochs=1, epochs=1,
+                               verbose=0, run_dir=str(tmp_path / "ft"), report=False)
+    assert isinstance(model.loss, keras.losses.CategoricalCrossentropy)
+    assert model.loss.get_config()["label_smoothing"] == pytest.approx(0.1)
+    with open(tmp_path / "ft" / "config.json") as handle:
+        assert json.load(handle)["recipe"]["mixup_alpha"] == pytest.approx(0.2)
+    with pytest.raises(ValueError, match="ema_decay"):
+        kerascnn.fine_tune(base, _tiny_digits(), recipe="modern", verbose=0)

@@ -70,7 +70,7 @@ def _run_finetune(args: argparse.Namespace) -> int:
         epochs=args.epochs, learning_rate=args.learning_rate, optimizer=args.optimizer,
         head_factor=args.head_factor, batch_size=args.batch_size,
         validation_split=args.validation_split, augmentation=args.augmentation,
-        run_dir=args.run_dir, verbose=args.verbose, build_kwargs=build_kwargs,
+        recipe=args.recipe, run_dir=args.run_dir, verbose=args.verbose, build_kwargs=build_kwargs,
         report=not args.no_report,
     )
     if args.export:
@@ -111,6 +111,11 @@ def _finetune_command(commands) -> None:
     tuning.add_argument("--batch-size", type=int, default=32)
     tuning.add_argument("--validation-split", type=float, default=0.1)
     tuning.add_argument("--augmentation", help="a kerascnn.data policy name (default none)")
+    from kerascnn.training.recipes import list_recipes
+
+    tuning.add_argument("--recipe", choices=list_recipes(),
+                        help="add this recipe's regularizers: label smoothing, mixup/cutmix, "
+                             "RandAugment, random erasing, clipping (e.g. small_data)")
     tuning.add_argument("--run-dir", help="where model.keras, config.json and history.json go "
                         "(default: runs/finetune-<model>-<time>)")
     tuning.add_argument("--export", help="also export for serving to this directory")

@@ -28,14 +28,14 @@ __all__ = ["fine_tune", "prepare_data"]
 OPTIMIZERS = ("sgd", "adam")
 
 
-def _base_optimizer(name: str, learning_rate: float, momentum: float):
+def _base_optimizer(name: str, learning_rate: float, momentum: float, clip_norm=None):
     if name == "sgd":
-        return keras.optimizers.SGD(learning_rate, momentum=momentum)
-    return keras.optimizers.Adam(learning_rate)
+        return keras.optimizers.SGD(learning_rate, momentum=momentum, global_clipnorm=clip_norm)
+    return keras.optimizers.Adam(learning_rate, global_clipnorm=clip_norm)
 
 
 def prepare_data(data, input_shape, *, batch_size=32, normalization="unit", augmentation=None,
-                 validation_split=0.1, seed=0, verbose=0):
+                 validation_split=0.1, seed=0, verbose=0, image_transform=None):
     """`data` as a `kerascnn.data.DataBundle` (returned as is when it already is one)."""
     from kerascnn import data as data_lib
 
@@ -43,7 +43,38 @@ def prepare_data(data, input_shape, *, batch_size=32, normalization="unit", augm
         return data
     return data_lib.load(data, input_shape=tuple(input_shape), batch_size=batch_size,
                          normalization=normalization, augmentation=augmentation,
-                         validation_split=validation_split, seed=seed, verbose=verbose)
+                         validation_split=validation_split, seed=seed, verbose=verbose,
+                         image_transform=image_transform)
+
+
+def _regularizing_recipe(recipe):
+    """The recipe whose regularizers fine-tuning adds (None: none)."""
+    if recipe is None:
+        return None
+    from kerascnn.training.recipes import get_recipe
+
+    recipe = get_recipe(recipe)
+    if recipe.ema_decay:
+        raise ValueError(
+            "fine_tune keeps no weight EMA; use a recipe without one "
+            f"(recipe.replace(ema_decay=0)). Received: recipe={recipe.name!r} with "
+            f"ema_decay={recipe.ema_decay}")
+    return recipe
+
+
+def _training_data(bundle, recipe, seed: int, epochs: int):
+    """(train, validation, callbacks): the bundle's batches with the recipe's one-hot labels,
+    mixup and cutmix."""
+    if recipe is None:
+        return bundle.train, bundle.validation, []
+    from kerascnn.training import compiling
+
+    transform, callbacks = compiling.batch_transform(recipe, bundle.num_classes, seed, epochs)
+    train = bundle.train if transform is None else bundle.train.map(transform)
+    one_hot = bundle.num_classes if recipe.soft_labels else None
+    names = [compiling.MAIN_OUTPUT]
+    return (compiling.for_outputs(train, names, one_hot),
+            compiling.for_outputs(bundle.validation, names, one_hot), callbacks)
 
 
 def _starting_model(model_or_name, weights, build_kwargs) -> keras.Model:
@@ -67,18 +98,24 @@ def _starting_model(model_or_name, weights, build_kwargs) -> keras.Model:
     return copy
 
 
-def _fit(model, optimizer, bundle, epochs, callbacks, verbose, jit_compile):
+def _fit(model, optimizer, bundle, data, epochs, callbacks, verbose, jit_compile, recipe):
     import tensorflow as tf
 
     from kerascnn.training.xla import resolve_jit_compile
 
     steps = epochs * max(1, -(-bundle.train_examples // _batch_size(bundle)))
     jit = resolve_jit_compile(jit_compile, model, tf.distribute.get_strategy(), steps=steps)
-    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"], jit_compile=jit)
+    if recipe is None:
+        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"], jit_compile=jit)
+    else:
+        from kerascnn.training.compiling import compile_model
+
+        compile_model(model, recipe, optimizer, bundle.num_classes, jit)
+    train, validation, data_callbacks = data
     # The pipeline shuffles; Keras's own shuffle does not apply to datasets.
-    history = model.fit(bundle.train, validation_data=bundle.validation, epochs=epochs,
-                        callbacks=list(callbacks), verbose=verbose, shuffle=False)
+    history = model.fit(train, validation_data=validation, epochs=epochs,
+                        callbacks=[*data_callbacks, *callbacks], verbose=verbose, shuffle=False)
     return history.history
 
 
@@ -110,6 +147,7 @@ def fine_tune(
     batch_size: int = 32,
     normalization: str = "unit",
     augmentation=None,
+    recipe=None,
     validation_split: float = 0.1,
     run_dir: str | None = None,
     callbacks=(),
@@ -144,6 +182,10 @@ def fine_tune(
         layer_decay: Instead of `block_factor`, a layer-wise decay: the top unfrozen group trains
             at `head_factor * layer_decay`, the one below at `head_factor * layer_decay**2` ...
         batch_size, normalization, augmentation, validation_split, seed: For `kerascnn.data.load`.
+        recipe: None, or a recipe (name or `kerascnn.training.Recipe`) whose regularizers both
+            phases add: label smoothing, mixup and cutmix, RandAugment / TrivialAugment, random
+            erasing and gradient clipping ("small_data" for a few hundred images). Its optimizer,
+            schedule and epochs do not apply: the phases above set those.
         run_dir: If given, writes `model.keras`, `config.json` (class names, normalization, the
             data spec, the plan), `history.json` and the run report (`report/report.html`) there.
         callbacks: Extra Keras callbacks for both phases.
@@ -173,18 +215,28 @@ def fine_tune(
             f"run_dir already holds a fine-tuned model; choose another directory. "
             f"Received: run_dir={run_dir!r}"
         )
+    recipe = _regularizing_recipe(recipe)
     model = _starting_model(model_or_name, weights, build_kwargs)
     trainable = trainable_groups_for(model, freeze_until)  # Fail on a bad group before any work.
+    image_transform = None
+    if recipe is not None:
+        from kerascnn.training.compiling import image_transform as recipe_image_transform
+
+        image_transform = recipe_image_transform(recipe, seed)
     bundle = prepare_data(data, model.inputs[0].shape[1:], batch_size=batch_size,
                           normalization=normalization, augmentation=augmentation,
-                          validation_split=validation_split, seed=seed)
+                          validation_split=validation_split, seed=seed,
+                          image_transform=image_transform)
     keras.utils.set_random_seed(seed)
     model = replace_head(model, bundle.num_classes)
+    clip_norm = recipe.clip_norm if recipe is not None else None
     histories = {}
     if head_epochs:
         frozen = freeze(model, [])
-        histories["head"] = _fit(model, _base_optimizer(optimizer, learning_rate, momentum),
-                                 bundle, head_epochs, callbacks, verbose, jit_compile)
+        histories["head"] = _fit(
+            model, _base_optimizer(optimizer, learning_rate, momentum, clip_norm), bundle,
+            _training_data(bundle, recipe, seed, head_epochs), head_epochs, callbacks, verbose,
+            jit_compile, recipe)
     if epochs and trainable:
         frozen = freeze(model, trainable)
         if layer_decay is not None:
@@ -192,10 +244,12 @@ def fine_tune(
             multipliers = {g: decay[g] for g in (*trainable, "head")}
         else:
             multipliers = {"head": head_factor, **{g: block_factor for g in trainable}}
-        grouped = GroupLearningRates(_base_optimizer(optimizer, learning_rate, momentum),
-                                     multipliers, default_multiplier=0.0)
-        histories["fine_tune"] = _fit(model, grouped, bundle, epochs, callbacks, verbose,
-                                      jit_compile)
+        grouped = GroupLearningRates(
+            _base_optimizer(optimizer, learning_rate, momentum, clip_norm), multipliers,
+            default_multiplier=0.0)
+        histories["fine_tune"] = _fit(model, grouped, bundle,
+                                      _training_data(bundle, recipe, seed, epochs), epochs,
+                                      callbacks, verbose, jit_compile, recipe)
     else:
         frozen = freeze(model, [])
     if run_dir is not None:
@@ -204,6 +258,7 @@ def fine_tune(
             "frozen_groups": frozen, "learning_rate": learning_rate, "optimizer": optimizer,
             "head_epochs": head_epochs, "epochs": epochs, "head_factor": head_factor,
             "block_factor": block_factor, "layer_decay": layer_decay,
+            "recipe": recipe.to_dict() if recipe is not None else None,
             "data": _data_spec(data, validation_split, seed),
         })
         if report:
