@@ -14,7 +14,8 @@ state dict, for one family of layouts:
 - torchvision ShuffleNet v2 (torchvision/models/shufflenetv2.py): `stage2.0.branch2.3`.
 - torchvision AlexNet and GoogLeNet (alexnet.py, googlenet.py), timm's MobileNet v1
   (timm/models/efficientnet.py, `mobilenetv1_100`) and Inception-ResNet-v2
-  (timm/models/inception_resnet_v2.py: `repeat.3.branch1.0`, `block8`, `classif`).
+  (timm/models/inception_resnet_v2.py: `repeat.3.branch1.0`, `block8`, `classif`) and
+  Inception-v4 (timm/models/inception_v4.py: `features.19.branch1_1a`, `last_linear`).
 
 Reading `.safetensors` needs only the `safetensors` package and numpy; `.pth` needs PyTorch.
 """
@@ -207,6 +208,33 @@ def _irv2_block(kind, number):
     return f"{_IRV2_REPEATS[kind]}.{number - 1}"
 
 
+# kerascnn's Inception-v4 modules -> the index of timm's `features` Sequential.
+_IV4_FEATURES = {"stem_mixed3a": 3, "stem_mixed4a": 4, "stem_mixed5a": 5, "reductiona": 10,
+                 "reductionb": 18, **{f"inceptiona{n}": 5 + n for n in range(1, 5)},
+                 **{f"inceptionb{n}": 10 + n for n in range(1, 8)},
+                 **{f"inceptionc{n}": 18 + n for n in range(1, 4)}}
+
+
+def _inception_v4(name):
+    if name == "predictions":
+        return "last_linear"
+    match = re.fullmatch(r"stem_conv(\d)_(conv|bn)", name)
+    if match:
+        return f"features.{int(match.group(1)) - 1}.{match.group(2)}"
+    match = re.fullmatch(r"(\w+?)_branch(\d)_(\d[ab]?)_(conv|bn)", name)
+    if not match or match.group(1) not in _IV4_FEATURES:
+        return None
+    block, branch, index, part = match.groups()
+    module = f"features.{_IV4_FEATURES[block]}"
+    if block in ("stem_mixed3a", "stem_mixed5a"):
+        return f"{module}.conv.{part}"  # a convolution beside a pooling, not in a branch
+    if branch == "0" and block not in ("stem_mixed4a", "reductionb"):
+        return f"{module}.branch0.{part}"  # a branch of one convolution
+    if block.startswith("inceptionc") and branch in ("1", "2"):
+        return f"{module}.branch{branch}_{index}.{part}"  # Inception-C's forks are attributes
+    return f"{module}.branch{branch}.{index}.{part}"
+
+
 def _rules(function):
     return lambda model: {layer.name: function(layer.name) for layer in model.layers}
 
@@ -228,13 +256,14 @@ LAYOUTS = {
     "googlenet": (_rules(_googlenet), 1e-3, ("aux1.", "aux2."), ("fc.",), None),
     "mobilenet": (_rules(_mobilenet_timm), 1e-5, ("conv_head.", "bn2."), ("classifier.",), None),
     "inception_resnet_v2": (_rules(_inception_resnet_v2), 1e-3, (), ("classif.",), None),
+    "inception_v4": (_rules(_inception_v4), 1e-3, (), ("last_linear.",), None),
 }
 # Model family -> layout; models whose family holds several layouts are named.
 _FAMILY_LAYOUTS = {"resnet": "resnet", "resnext": "resnet", "wide_resnet": "resnet",
                    "vgg": "vgg", "densenet": "densenet", "shufflenet_v2": "shufflenet_v2",
                    "mobilenet": "mobilenet"}
 _MODEL_LAYOUTS = {"alexnet_torchvision": "alexnet", "googlenet_torchvision": "googlenet",
-                  "inception_resnet_v2": "inception_resnet_v2"}
+                  "inception_resnet_v2": "inception_resnet_v2", "inception_v4": "inception_v4"}
 
 
 def layout_for(name: str, family: str) -> str:

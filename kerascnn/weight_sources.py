@@ -244,6 +244,7 @@ _TIMM_FILES = {
     "mobilenet": ("mobilenetv1_100.ra4_e3600_r224_in1k", 75.388, 92.310, 224, "tf",
                   (("padding", "symmetric"),)),
     "inception_resnet_v2": ("inception_resnet_v2.tf_in1k", 80.434, 95.312, 299, "tf", ()),
+    "inception_v4": ("inception_v4.tf_in1k", 80.144, 94.982, 299, "tf", ()),
 }
 
 

@@ -56,6 +56,7 @@ CASES = {
     # keras.applications' layout has no batch-norm gamma: timm's folds into the convolutions.
     "inception_resnet_v2_timm": ("inception_resnet_v2", "timm", "inception_resnet_v2", 75,
                                  "logits", {}, {}),
+    "inception_v4_timm_299": ("inception_v4", "timm", "inception_v4", 299, "logits", {}, {}),
 }
 # The deeper and wider members of those families differ from the members above only in their
 # tables (block counts, widths): for them the state dict of the source's own model (names and
