@@ -186,7 +186,8 @@ def test_tags_come_from_the_source_table(capsys):
         "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"]
     # A tag's build options are applied, and a conflicting one is refused before any download.
     assert table.build_options("resnet50", "torchvision") == {"stride_at": "3x3"}
-    with pytest.raises(ValueError, match=r"trained with stride_at='3x3'. Received: stride_at='1x1'"):
+    with pytest.raises(ValueError,
+                       match=r"trained with stride_at='3x3'. Received: stride_at='1x1'"):
         kerascnn.build("resnet50", weights="torchvision", stride_at="1x1")
     assert cli.main(["list", "--pretrained", "resnet18"]) == 0
     lines = capsys.readouterr().out.splitlines()

@@ -76,7 +76,8 @@ def _save(model, case, out_dir):
     if case["source"] == "timm":
         from safetensors.torch import save_file
 
-        save_file({k: v.contiguous() for k, v in state.items()}, f"{out_dir}/{case['id']}.safetensors")
+        save_file({k: v.contiguous() for k, v in state.items()},
+                  f"{out_dir}/{case['id']}.safetensors")
         return
     if case.get("legacy_densenet"):
         legacy = re.compile(r"(denselayer\d+\.(?:norm|relu|conv))([12])\.")

@@ -130,7 +130,8 @@ def inception_module(x, widths, *, name: str, naive: bool = False, five_kernel: 
 
     pooled = keras.layers.MaxPooling2D(3, strides=1, padding="same", name=f"{name}_pool")(x)
     if naive:
-        outputs = [conv(x, ones, 1, "1x1"), conv(x, threes, 3, "3x3"), conv(x, fives, five_kernel, "5x5"),
+        outputs = [conv(x, ones, 1, "1x1"), conv(x, threes, 3, "3x3"),
+                   conv(x, fives, five_kernel, "5x5"),
                    pooled]
     else:
         outputs = [

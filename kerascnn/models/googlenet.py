@@ -106,8 +106,8 @@ def googlenet(
     with `layout="torchvision"` (registered as `googlenet_torchvision`, with `padding="caffe"`,
     whose conv1 padding and ceil-mode pooling are torchvision's too, and dropout 0.2): batch norm
     (eps 0.001) after every bias-free convolution, no LRN, 3x3 "5x5" branches, 2x2/2 max pooling
-    before 5a; 6,624,904 parameters, as torchvision counts them without its auxiliary heads. The 7x7 average pooling is global
-    average pooling, identical at 224x224, so that other input sizes work. The paper gives no LRN
+    before 5a; 6,624,904 parameters, as torchvision counts them without its auxiliary heads.
+    The 7x7 average pooling is global average pooling, identical at 224x224, so that other input sizes work. The paper gives no LRN
     parameters; those of the authors' Caffe model are used. Max pooling pads like Caffe's ceil
     mode ("same"), which gives the table's 112 -> 56 -> 28 -> 14 -> 7. `padding="caffe"` pads as
     BVLC's Caffe model (bvlc_googlenet deploy.prototxt), which its weights need: conv1 by 3 on
