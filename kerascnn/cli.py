@@ -54,7 +54,7 @@ def _print_pretrained(names: list[str]) -> None:
             if id(files) in seen:
                 continue  # an alias ("timm") of a tag already listed
             seen.add(id(files))
-            file = files[0]
+            file = next((f for f in files if f.top1), files[0])  # MobileNet: the 224 files'
             rows.append((name, tag, f"{file.top1:.1f}%" if file.top1 else "-", file.origin,
                          f"{file.size_mb:.1f} MB" if file.size_mb else "-",
                          file.licence or "-"))

@@ -139,11 +139,29 @@ _MOBILENET_ALPHAS = {1.0: "1_0", 0.75: "7_5", 0.5: "5_0", 0.25: "2_5"}
 MOBILENET_ROWS = (128, 160, 192, 224)
 
 
+# Top-1 and top-5 errors (single center crop, %) that keras-team/keras-applications' README
+# publishes for the files it ships; accuracy is 100 minus the error.
+_KERAS_ERRORS = {"vgg16": (28.732, 9.950), "vgg19": (28.744, 10.012),
+                 "resnet50": (25.296, 7.980), "inception_resnet_v2": (19.744, 4.748),
+                 "densenet121": (25.480, 8.022), "densenet169": (23.926, 6.892),
+                 "densenet201": (22.936, 6.542), 0.25: (48.418, 24.208), 0.5: (35.708, 14.376),
+                 0.75: (31.588, 11.758), 1.0: (29.576, 10.496)}
+_KERAS_CITATION = "keras-team/keras-applications README, Performance (100 - top-k error)"
+
+
+def _keras_accuracy(key) -> dict:
+    if key not in _KERAS_ERRORS:
+        return {}
+    top1, top5 = (round(100.0 - error, 3) for error in _KERAS_ERRORS[key])
+    return dict(top1=top1, top5=top5, citation=_KERAS_CITATION)
+
+
 def _published(name, application, folder, stem, top_hash, notop_hash, mode):
     stem = f"{_KERAS}{folder}/{stem}_weights_tf_dim_ordering_tf_kernels"
     common = dict(preprocessing=mode, application=application,
                   licence=_KERAS_LICENCES.get(name, ""),
-                  input_size=299 if name == "inception_resnet_v2" else 224)
+                  input_size=299 if name == "inception_resnet_v2" else 224,
+                  **_keras_accuracy(name))
     return (
         WeightSource(f"{stem}.h5", top_hash, True, **common),
         WeightSource(f"{stem}_notop.h5", notop_hash, False, **common),
@@ -157,8 +175,11 @@ def _mobilenet_files():
             options = (("alpha", alpha), ("depth_multiplier", 1), ("rows", rows))
             for top, suffix in ((True, "tf.h5"), (False, "tf_no_top.h5")):
                 url = f"{_KERAS}mobilenet/mobilenet_{text}_{rows}_{suffix}"
+                # Accuracy is published for the 224x224 files, per width.
+                accuracy = _keras_accuracy(alpha) if rows == 224 else {}
                 files.append(WeightSource(url, None, top, preprocessing="tf",
-                                          application="MobileNet", options=options))
+                                          application="MobileNet", options=options,
+                                          input_size=rows, **accuracy))
     return tuple(files)
 
 
