@@ -213,6 +213,9 @@ _TORCHVISION_FILES = {
     "wide_resnet50_2": (
         ("torchvision", "wide_resnet50_2-95faca4d.pth", 78.468, 94.086, 131.82),
         ("torchvision_v2", "wide_resnet50_2-9ba9bcbe.pth", 81.602, 95.758, 263.124)),
+    "wide_resnet101_2": (
+        ("torchvision", "wide_resnet101_2-32ee1156.pth", 78.848, 94.284, 242.896),
+        ("torchvision_v2", "wide_resnet101_2-d733dc28.pth", 82.51, 96.02, 484.747)),
     "vgg11": (("torchvision", "vgg11-8a719046.pth", 69.02, 88.628, 506.84),),
     "vgg13": (("torchvision", "vgg13-19584684.pth", 69.928, 89.246, 507.545),),
     "vgg16": (("torchvision", "vgg16-397923af.pth", 71.592, 90.382, 527.796),),
@@ -238,7 +241,8 @@ _TORCHVISION_FILES = {
 }
 # torchvision's ResNets stride in the bottleneck's 3x3 convolution ("ResNet v1.5").
 _TORCHVISION_BUILD = {name: (("stride_at", "3x3"),) for name in (
-    "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "resnext101_32x8d", "wide_resnet50_2")}
+    "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "resnext101_32x8d", "wide_resnet50_2",
+    "wide_resnet101_2")}
 # GoogLeNet's released weights expect `transform_input=True`, which turns torchvision's
 # normalisation back into (x - 0.5) / 0.5: inputs in [-1, 1], keras' "tf" mode.
 _TORCHVISION_MODES = {"googlenet_torchvision": "tf"}

@@ -34,6 +34,7 @@ DEPTH_OR_WIDTH_SIBLINGS = {
     "plain110": "plain20",
     "preact_resnet1001": "preact_resnet164",
     "wrn28_10": "wrn16_8",
+    "wide_resnet101_2": "wide_resnet50_2",
     "densenet161": "densenet121",
     "densenet169": "densenet121",
     "densenet201": "densenet121",

@@ -67,7 +67,8 @@ LAYOUT_CASES = {
            {"shapes_only": True})
     for name, options in {
         "resnet34": {}, "resnet101": {"stride_at": "3x3"}, "resnet152": {"stride_at": "3x3"},
-        "resnext101_32x8d": {}, "wide_resnet50_2": {}, "densenet161": {}, "densenet169": {},
+        "resnext101_32x8d": {}, "wide_resnet50_2": {}, "wide_resnet101_2": {},
+        "densenet161": {}, "densenet169": {},
         "densenet201": {}, "shufflenet_v2_x1_5": {}, "shufflenet_v2_x2_0": {}, "vgg13": {},
         "vgg16": {}, "vgg19": {}, "vgg13_bn": {}, "vgg16_bn": {}, "vgg19_bn": {},
     }.items()

@@ -102,7 +102,8 @@ def wide_resnet_imagenet(
 
     ResNet-50 whose bottleneck blocks have twice the inner width (the 1x1 and 3x3 convolutions;
     the block outputs are unchanged): 68,883,240 trainable parameters, torchvision's
-    `wide_resnet50_2`. Post-activation blocks, as the paper's ImageNet experiments and
+    `wide_resnet50_2`; `wide_resnet101_2` is the 101-layer network (126,886,696, torchvision's
+    `wide_resnet101_2`). Post-activation blocks, as the paper's ImageNet experiments and
     torchvision; the stride sits in the 3x3 convolution, as torchvision.
 
     Args:

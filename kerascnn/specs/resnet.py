@@ -49,7 +49,7 @@ WIDE_CIFAR = {"wrn28_10": (28, 10), "wrn16_8": (16, 8)}
 WIDE_STEM = 16
 
 # ImageNet bottleneck variants (torchvision's names): name -> (depth, groups, width_per_group).
-WIDE_IMAGENET = {"wide_resnet50_2": (50, 1, 128)}
+WIDE_IMAGENET = {"wide_resnet50_2": (50, 1, 128), "wide_resnet101_2": (101, 1, 128)}
 RESNEXT = {"resnext50_32x4d": (50, 32, 4), "resnext101_32x8d": (101, 32, 8)}
 
 
