@@ -194,3 +194,21 @@ def test_tags_come_from_the_source_table(capsys):
     # torchvision/models/resnet.py, ResNet18_Weights.IMAGENET1K_V1: acc@1 69.758, 44.661 MB.
     assert lines[1].split() == ["resnet18", "torchvision", "69.8%", "torchvision", "44.7", "MB",
                                 "BSD-3-Clause"]
+
+
+def test_bvlc_tag_checks_sha1_and_hands_the_file_to_the_caffe_reader(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    (source,) = weight_sources.SOURCES["googlenet"]["bvlc"]
+    assert (source.hash_algorithm, source.file_name) == ("sha1", "bvlc_googlenet.caffemodel")
+    cached = tmp_path / "keras" / "models" / source.file_name
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"not a caffemodel")
+    # BVLC/caffe models/bvlc_googlenet/readme.md publishes the real file's sha1.
+    with pytest.raises(ValueError, match="hash does not match.*sha1.*405fc5acd08a3bb12de8"):
+        kerascnn.build("googlenet", weights="bvlc")
+    digest = hashlib.sha1(cached.read_bytes()).hexdigest()
+    seeded = dataclasses.replace(source, file_hash=digest)
+    monkeypatch.setitem(weight_sources.SOURCES, "googlenet", {"bvlc": (seeded,)})
+    # The hash fits now; the Caffe reader is what refuses the contents.
+    with pytest.raises(ValueError, match="does not fit 'googlenet'.*bvlc_googlenet.caffemodel"):
+        kerascnn.build("googlenet", weights="bvlc")
