@@ -277,7 +277,7 @@ def layout_for(name: str, family: str) -> str:
         known = sorted(set(_FAMILY_LAYOUTS) | set(_MODEL_LAYOUTS))
         raise ValueError(
             f"{name!r} has no known PyTorch state-dict layout (families and models with one: "
-            f"{', '.join(known)}). Received: a state-dict file for {name!r}"
+            f"{', '.join(known)})"
         )
     return layout
 

@@ -165,8 +165,7 @@ def _load_caffe(model: keras.Model, entry, path: str, common: dict) -> None:
     caffe_files = [files[0] for files in SOURCES.get(entry.name, {}).values()
                    if files[0].format == "caffe"]
     if not caffe_files:
-        raise ValueError(f"{entry.name!r} has no Caffe layout: no .caffemodel fits it. "
-                         f"Received: weights={path!r}")
+        raise ValueError(f"{entry.name!r} has no Caffe layout: no .caffemodel fits it")
     try:
         from kerascnn import caffe
     except ImportError as error:
