@@ -223,10 +223,14 @@ def test_fine_tune_from_a_tag(references, tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
     data = rng.uniform(0, 255, (16, 32, 32, 3)).astype("float32"), rng.integers(0, 2, 16)
     tuned = kerascnn.fine_tune("resnet18", data, weights="torchvision", freeze_until=0,
-                               head_epochs=1, epochs=0, batch_size=8, verbose=0, report=False)
+                               head_epochs=1, epochs=0, batch_size=8, verbose=0, report=False,
+                               run_dir=str(tmp_path / "run"))
     stem = torch.load(path, weights_only=True)["conv1.weight"].numpy()
     kernel = keras.ops.convert_to_numpy(tuned.get_layer("conv1_conv").kernel)
     np.testing.assert_array_equal(kernel, stem.transpose(2, 3, 1, 0))
+    # Inputs were prepared as torchvision's weights expect, and the run records it for export.
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["normalization"] == "torch"
 
 
 def test_torchvision_entries_are_what_torchvision_publishes(references):

@@ -77,6 +77,17 @@ def _training_data(bundle, recipe, seed: int, epochs: int):
             compiling.for_outputs(bundle.validation, names, one_hot), callbacks)
 
 
+def _weights_normalization(model_or_name, weights) -> str:
+    """The input preparation a named weight tag was trained with ("torch" ...), else "unit"."""
+    if not isinstance(model_or_name, str) or not isinstance(weights, str):
+        return "unit"
+    from kerascnn.registry import get_entry
+    from kerascnn.weight_sources import SOURCES
+
+    files = SOURCES.get(get_entry(model_or_name).name, {}).get(weights)
+    return files[0].preprocessing if files else "unit"
+
+
 def _starting_model(model_or_name, weights, build_kwargs) -> keras.Model:
     if isinstance(model_or_name, str):
         from kerascnn.registry import build
@@ -145,7 +156,7 @@ def fine_tune(
     block_factor: float = 0.1,
     layer_decay: float | None = None,
     batch_size: int = 32,
-    normalization: str = "unit",
+    normalization: str | None = None,
     augmentation=None,
     recipe=None,
     validation_split: float = 0.1,
@@ -181,7 +192,11 @@ def fine_tune(
         block_factor: Phase 2 rate of the unfrozen groups, times `learning_rate` (default 0.1).
         layer_decay: Instead of `block_factor`, a layer-wise decay: the top unfrozen group trains
             at `head_factor * layer_decay`, the one below at `head_factor * layer_decay**2` ...
-        batch_size, normalization, augmentation, validation_split, seed: For `kerascnn.data.load`.
+        normalization: How pixels in [0, 255] become inputs (`kerascnn.data.normalize`); default
+            None: the preprocessing the weight tag was trained with (`kerascnn.weight_sources`:
+            "torch" for torchvision's, "caffe" for BVLC's ...), else "unit". It is recorded in
+            the run's config.json, so an export prepares raw images the same way.
+        batch_size, augmentation, validation_split, seed: For `kerascnn.data.load`.
         recipe: None, or a recipe (name or `kerascnn.training.Recipe`) whose regularizers both
             phases add: label smoothing, mixup and cutmix, RandAugment / TrivialAugment, random
             erasing and gradient clipping ("small_data" for a few hundred images). Its optimizer,
@@ -217,6 +232,8 @@ def fine_tune(
         )
     recipe = _regularizing_recipe(recipe)
     model = _starting_model(model_or_name, weights, build_kwargs)
+    if normalization is None:
+        normalization = _weights_normalization(model_or_name, weights)
     trainable = trainable_groups_for(model, freeze_until)  # Fail on a bad group before any work.
     image_transform = None
     if recipe is not None:
