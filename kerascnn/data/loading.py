@@ -227,9 +227,9 @@ def load(
             or the data's own validation split where it has one (a folder of "train" and "val"
             sub-folders), or for a tensorflow-datasets name its "test" split (`split` may name
             another). `validation_split` does not apply.
-        image_transform: A function of a batch of training images (float32, model size,
-            [0, 255]) applied after `augmentation` and before normalization: RandAugment,
-            random erasing (`kerascnn.data.regularizers.image_transform`).
+        image_transform: A function of one training image (float32, model size, [0, 255])
+            applied after `augmentation`: RandAugment, random erasing
+            (`kerascnn.data.regularizers.image_transform`).
 
     Returns:
         A `DataBundle`.
@@ -331,13 +331,21 @@ def _training_pipeline(dataset, examples, policy, input_shape, stored, normaliza
 
         dataset = dataset.map(augment, num_parallel_calls=AUTOTUNE)
 
-    def finish(images, labels):
-        if not policy.is_random and stored != size:
-            images = center_crop(images, size)
-        if image_transform is not None:
+    cropped = policy.is_random
+    if image_transform is not None:
+        def transform(image, label):
+            image = tf.cast(image, tf.float32)
+            if not cropped and stored != size:
+                image = center_crop(image, size)
             # Keras's image layers need to know the channels.
-            images = image_transform(tf.ensure_shape(
-                tf.cast(images, tf.float32), (None, *size, channels)))
+            return image_transform(tf.ensure_shape(image, (*size, channels))), label
+
+        dataset = dataset.map(transform, num_parallel_calls=AUTOTUNE)
+        cropped = True
+
+    def finish(images, labels):
+        if not cropped and stored != size:
+            images = center_crop(images, size)
         return normalize(images, normalization), labels
 
     # Normalizing whole batches is vectorized, and uint8 batches move a quarter of the bytes.

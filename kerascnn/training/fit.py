@@ -20,6 +20,7 @@ import tensorflow as tf
 from kerascnn import validation
 from kerascnn.training import callbacks as run_callbacks
 from kerascnn.training import compiling, multiworker, optim, rundir
+from kerascnn.training.advice import data_advice
 from kerascnn.training.compiling import MAIN_OUTPUT
 from kerascnn.training.recipes import Recipe, resolve_augmentation, resolve_recipe
 from kerascnn.training.strategy import describe, resolve_strategy
@@ -292,8 +293,10 @@ def train(model_or_name, data, *, recipe="auto", epochs=None, batch_size=None, l
             optim.apply_weight_decay(model, recipe.weight_decay, recipe.decay_norm_and_bias)
         outputs = compiling.compile_model(model, recipe, optim.make_optimizer(recipe, schedule),
                                           bundle.num_classes, jit, steps_per_call)
+    advice = data_advice(name, bundle.train_examples, bundle.num_classes,
+                         sum(math.prod(v.shape) for v in model.trainable_weights))
     config.update(
-        class_names=bundle.class_names, num_classes=bundle.num_classes,
+        advice=advice, class_names=bundle.class_names, num_classes=bundle.num_classes,
         train_examples=bundle.train_examples, validation_examples=bundle.validation_examples,
         xla=jit, steps_per_execution=steps_per_call, status="running",
         run_dir=os.path.abspath(run_dir),
@@ -314,6 +317,8 @@ def train(model_or_name, data, *, recipe="auto", epochs=None, batch_size=None, l
               f"{f' of {passes} passes' if passes > 1 else ''}, batch {global_batch}, learning rate {rate:g}, "
               f"{config['strategy']['replicas']} replica(s), XLA {'on' if jit else 'off'}; "
               f"{where}", flush=True)
+        if advice:
+            print(f"kerascnn: note: {advice}", flush=True)
     rundir.write_config(write_dir, config)
 
     has_validation = bundle.validation is not None

@@ -27,7 +27,8 @@ DEFAULT_ROOT = "runs"
 _VOLATILE = ("run_dir", "fingerprint", "status", "started", "finished", "final_metrics",
              "export_path", "message", "versions", "duration_s", "resumed_from_epoch",
              # Derived from the data and the machine once the run starts:
-             "class_names", "num_classes", "train_examples", "validation_examples", "xla")
+             "class_names", "num_classes", "train_examples", "validation_examples", "xla",
+             "advice")
 
 
 def fingerprint(config: dict) -> str:

@@ -1,0 +1,38 @@
+"""Advice before training: whether the data is too small for the network chosen, and what would
+serve better.
+
+Deep networks trained from scratch need data: on a generated three-shape folder with 40 training
+images per class, ResNet-20 trained with either the paper's recipe or the tutorial way scores 30
+points below a two-convolution CNN, and the two meet at about 100 images per class (the
+measurements that issue 14 reports; `tools/recipes_small_data.py` repeats them). Below that, a
+network with as many parameters as a CIFAR ResNet is better replaced by a smaller one, or by a
+pretrained one fine-tuned (`kerascnn.fine_tune`, with the plan of `kerascnn.advise`).
+"""
+
+from __future__ import annotations
+
+__all__ = ["data_advice", "FEW_PER_CLASS", "LARGE_MODEL_PARAMETERS"]
+
+# Images per class below which training from scratch is advised against for large models.
+FEW_PER_CLASS = 100
+# Trainable parameters from which a model counts as large for so little data: ResNet-20 has
+# 269,722; LeNet-5 61,706 and the two-convolution tutorial CNN of the same measurements fewer.
+LARGE_MODEL_PARAMETERS = 100_000
+
+
+def data_advice(model_name: str, train_examples: int, num_classes: int,
+                trainable_parameters: int) -> str | None:
+    """A one-paragraph warning when `train_examples` is too few for a model of this size, naming
+    what would serve better; None when the data suffices."""
+    per_class = train_examples / max(1, num_classes)
+    if per_class >= FEW_PER_CLASS or trainable_parameters < LARGE_MODEL_PARAMETERS:
+        return None
+    return (
+        f"{train_examples} training images ({per_class:.0f} per class) are few for "
+        f"{model_name} ({trainable_parameters / 1e6:.2f}M trainable parameters) trained from "
+        f"scratch: below about {FEW_PER_CLASS} images per class a small network (lenet5, or a "
+        "two-convolution CNN) usually does better, and a pretrained network fine-tuned does "
+        "better still: kerascnn.fine_tune(name, data, weights=...) with a model from "
+        "kerascnn.list_models(pretrained=True), and kerascnn.advise(similar, "
+        f"{max(1, int(per_class))}) for how many layers to train."
+    )

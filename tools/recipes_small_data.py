@@ -1,0 +1,253 @@
+"""Recipes on small data: kerascnn.train's recipes against the plain-Keras tutorial baseline, on
+data that is available offline, with the few-shot protocol.
+
+Data: scikit-learn's 1,797 digits (8x8, upscaled by the pipeline) and a generated folder of
+shapes (`tools/shapes.py`: JPEG files read back through the folder pipeline). Every other image is
+the test set; the training set is k images per class drawn from the rest (per seed), or all of
+it ("full"). Contenders, each scored on the same test images:
+
+    paper        kerascnn.train(..., recipe="paper")
+    small_data   kerascnn.train(..., recipe="small_data")
+    modern       kerascnn.train(..., recipe="modern")
+    auto         kerascnn.train(...) with its defaults
+    tutorial     the same architecture built by kerascnn, compiled the tutorial way (Adam 1e-3,
+                 batch 64, sparse cross-entropy), trained on all the training images (no
+                 hold-out, no augmentation) for as many passes over the data as the "auto" run
+    small_cnn    the two-convolution Keras tutorial CNN (Conv 32, pool, Conv 64, pool, dropout
+                 0.5, dense), trained the tutorial way for the same passes
+    -FEATURE     "small_data" with one feature removed (the ablation), e.g. -auto_augment
+
+    python tools/recipes_small_data.py --datasets digits shapes --models lenet5 resnet20 \
+        --ks 5 10 20 50 full --seeds 5 --out tools/results/recipes_small_data.jsonl
+
+Each result is appended to the JSON-lines file as it comes, and `--table` prints the mean and
+spread over seeds of what the file holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+# The features of "small_data" an ablation removes, with the value that turns each off.
+ABLATIONS = {
+    "auto_augment": {"auto_augment": None},
+    "random_erasing": {"random_erasing": 0.0},
+    "label_smoothing": {"label_smoothing": 0.0},
+    "min_steps": {"min_steps": 0},
+    "warmup": {"warmup_epochs": 0.0},
+    "adamw": {"optimizer": "adam", "weight_decay": 0.0},
+    "family_augmentation": {"augmentation": None},
+}
+INPUT_SHAPES = {"lenet5": (32, 32, 1), "resnet20": (32, 32, 3), "resnet18": (64, 64, 3),
+                "shufflenet_v2_x0_5": (64, 64, 3)}
+
+
+def digits_pool():
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = (digits.images * (255 / 16)).round().astype("uint8")[..., None]
+    return images, digits.target.astype("int64")
+
+
+def shapes_pool(root: str, per_class: int = 100):
+    """The shapes as a list of (path, label) pairs, written once under `root`."""
+    from shapes import CLASSES, write_folder
+
+    if not os.path.isdir(root):
+        write_folder(root, per_class, size=64, seed=1234)
+    items = []
+    for label, kind in enumerate(CLASSES):
+        items += [(os.path.join(root, kind, f), label) for f in sorted(os.listdir(
+            os.path.join(root, kind)))]
+    return items
+
+
+def split_even_odd(count: int):
+    index = np.arange(count)
+    return index[0::2], index[1::2]
+
+
+def choose(labels: np.ndarray, pool: np.ndarray, k, seed: int) -> np.ndarray:
+    if k == "full":
+        return pool
+    rng = np.random.default_rng(seed)
+    return np.concatenate([rng.choice(pool[labels[pool] == c], size=int(k), replace=False)
+                           for c in np.unique(labels)])
+
+
+def as_folder(items, chosen, root: str) -> str:
+    """Links the chosen (path, label) items into a fresh class-folder tree."""
+    from shapes import CLASSES
+
+    shutil.rmtree(root, ignore_errors=True)
+    for index in chosen:
+        path, label = items[index]
+        os.makedirs(os.path.join(root, CLASSES[label]), exist_ok=True)
+        os.symlink(path, os.path.join(root, CLASSES[label], os.path.basename(path)))
+    return root
+
+
+def test_accuracy(model, test_data, input_shape, normalization) -> float:
+    from kerascnn.data import load
+
+    bundle = load(test_data, input_shape=input_shape, batch_size=128, normalization=normalization,
+                  test_set=True, verbose=0)
+    correct = total = 0
+    for images, labels in bundle.validation:
+        predicted = np.argmax(model.predict(images, verbose=0), axis=-1)
+        correct += int(np.sum(predicted == labels.numpy()))
+        total += len(predicted)
+    return correct / total
+
+
+def small_cnn(input_shape, num_classes):
+    import keras
+
+    # keras.io, "Simple MNIST convnet".
+    inputs = keras.Input(input_shape)
+    x = keras.layers.Conv2D(32, 3, activation="relu")(inputs)
+    x = keras.layers.MaxPooling2D(2)(x)
+    x = keras.layers.Conv2D(64, 3, activation="relu")(x)
+    x = keras.layers.MaxPooling2D(2)(x)
+    x = keras.layers.Dropout(0.5)(keras.layers.Flatten()(x))
+    return keras.Model(inputs, keras.layers.Dense(num_classes, activation="softmax")(x))
+
+
+def tutorial(model_name, train_data, test_data, input_shape, num_classes, passes, seed):
+    """The tutorial way: Adam 1e-3, batch 64, all the training data, no augmentation."""
+    import keras
+
+    import kerascnn
+    from kerascnn.data import load
+
+    keras.utils.set_random_seed(seed)
+    model = small_cnn(input_shape, num_classes) if model_name == "small_cnn" else \
+        kerascnn.build(model_name, num_classes=num_classes, input_shape=input_shape)
+    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    bundle = load(train_data, input_shape=input_shape, batch_size=64, validation_split=0.0,
+                  seed=seed, verbose=0)
+    model.fit(bundle.train, epochs=passes, verbose=0)
+    return model, "unit"
+
+
+def run_one(contender, model_name, train_data, test_data, input_shape, num_classes, seed,
+            passes_hint, workdir):
+    import keras
+
+    import kerascnn
+    from kerascnn.training.recipes import RECIPES
+
+    keras.backend.clear_session()
+    started = time.time()
+    if contender in ("tutorial", "small_cnn"):
+        model, normalization = tutorial(contender if contender == "small_cnn" else model_name,
+                                        train_data, test_data, input_shape, num_classes,
+                                        passes_hint, seed)
+        info = {"passes": passes_hint}
+    else:
+        if contender.startswith("-"):
+            recipe = RECIPES["small_data"].replace(**ABLATIONS[contender[1:]])
+        else:
+            recipe = contender
+        result = kerascnn.train(model_name, train_data, recipe=recipe, seed=seed, verbose=0,
+                                report=False, input_shape=input_shape,
+                                run_dir=tempfile.mkdtemp(dir=workdir))
+        model, normalization = result.model, result.config["normalization"]
+        info = {"recipe": result.config["recipe"]["name"], "epochs": result.config["epochs"],
+                "passes": result.config["epochs"] * result.config["passes_per_epoch"],
+                "val_accuracy": result.metrics.get("val_accuracy")}
+    accuracy = test_accuracy(model, test_data, input_shape, normalization)
+    return {"test_accuracy": accuracy, "seconds": round(time.time() - started, 1), **info}
+
+
+def experiments(args, workdir):
+    """(dataset, model, k, seed, train data, test data, classes) for every cell of the grid."""
+    for dataset in args.datasets:
+        if dataset == "digits":
+            images, labels = digits_pool()
+            pool, test = split_even_odd(len(labels))
+            test_data = (images[test], labels[test])
+            for k in args.ks:
+                for seed in range(args.seeds):
+                    chosen = choose(labels, pool, k, seed)
+                    yield dataset, k, seed, (images[chosen], labels[chosen]), test_data, 10
+        else:
+            items = shapes_pool(os.path.join(args.cache, "shapes_pool"))
+            labels = np.array([label for _, label in items])
+            pool, test = split_even_odd(len(items))
+            test_data = as_folder(items, test, os.path.join(workdir, "shapes_test"))
+            for k in args.ks:
+                for seed in range(args.seeds):
+                    chosen = choose(labels, pool, k, seed)
+                    train = as_folder(items, chosen, os.path.join(workdir, f"shapes_{k}_{seed}"))
+                    yield dataset, k, seed, train, test_data, 3
+
+
+def table(path: str) -> None:
+    cells = collections.defaultdict(list)
+    with open(path) as handle:
+        for line in handle:
+            row = json.loads(line)
+            cells[(row["dataset"], row["model"], str(row["k"]), row["contender"])].append(
+                row["test_accuracy"])
+    print(f"{'dataset':8} {'model':10} {'k':>5} {'contender':18} {'mean':>6} {'min':>6} "
+          f"{'max':>6} seeds")
+    for (dataset, model, k, contender), values in sorted(cells.items()):
+        print(f"{dataset:8} {model:10} {k:>5} {contender:18} {np.mean(values):6.3f} "
+              f"{np.min(values):6.3f} {np.max(values):6.3f} {len(values)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--datasets", nargs="+", default=["digits", "shapes"])
+    parser.add_argument("--models", nargs="+", default=["lenet5", "resnet20", "resnet18"])
+    parser.add_argument("--ks", nargs="+", default=["5", "10", "20", "50", "full"])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--contenders", nargs="+",
+                        default=["auto", "paper", "small_data", "modern", "tutorial"])
+    parser.add_argument("--ablation", action="store_true",
+                        help="also run small_data with each feature removed")
+    parser.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "kerascnn_bench"))
+    parser.add_argument("--out", default="tools/results/recipes_small_data.jsonl")
+    parser.add_argument("--table", action="store_true", help="print the table of --out and stop")
+    args = parser.parse_args()
+    if args.table:
+        table(args.out)
+        return
+    args.ks = [k if k == "full" else int(k) for k in args.ks]
+    contenders = args.contenders + (["-" + name for name in ABLATIONS] if args.ablation else [])
+    os.makedirs(args.cache, exist_ok=True)
+    workdir = tempfile.mkdtemp(dir=args.cache)
+    for dataset, k, seed, train, test, classes in experiments(args, workdir):
+        for model_name in args.models:
+            passes = None
+            for contender in sorted(contenders, key=lambda c: c != "auto"):
+                if contender in ("tutorial", "small_cnn") and passes is None:
+                    passes = run_one("auto", model_name, train, test, INPUT_SHAPES[model_name],
+                                     classes, seed, None, workdir)["passes"]
+                row = run_one(contender, model_name, train, test, INPUT_SHAPES[model_name],
+                              classes, seed, passes, workdir)
+                if contender == "auto":
+                    passes = row["passes"]
+                row.update(dataset=dataset, model=model_name, k=k, seed=seed,
+                           contender=contender)
+                print(json.dumps(row), flush=True)
+                with open(args.out, "a") as handle:
+                    handle.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()
