@@ -91,10 +91,13 @@ def source_case(case_id):
 def references(tmp_path_factory):
     """Runs the source frameworks once for every case; returns the folder of their files.
 
-    The folder is shared by pytest-xdist's workers (their common base directory), under a lock,
-    so the source models run once per session, not once per worker.
+    Under pytest-xdist the folder is shared by the workers (their common base directory, which
+    belongs to this session), under a lock, so the source models run once per session, not once
+    per worker.
     """
-    root = tmp_path_factory.getbasetemp().parent
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
     folder = root / "torch_reference"
     with open(root / "torch_reference.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
