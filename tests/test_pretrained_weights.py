@@ -92,8 +92,8 @@ def references(tmp_path_factory):
     """Runs the source frameworks once for every case; returns the folder of their files.
 
     Under pytest-xdist the folder is shared by the workers (their common base directory, which
-    belongs to this session), under a lock, so the source models run once per session, not once
-    per worker.
+    belongs to this test run), under a lock, so the source models run once per run, not once per
+    worker.
     """
     root = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
