@@ -20,15 +20,15 @@ import pytest
 import keras
 
 import kerascnn
-from kerascnn import state_dicts, weight_sources
-from kerascnn.conversion import state_dict_shapes
-from kerascnn.registry import get_entry
+from kerascnn import weight_sources
 
 HERE = os.path.dirname(__file__)
 
 # id: (kerascnn model, source, source model, input size, output, build options, extras).
-# Reduced input sizes where global pooling makes the head size-independent; 224 where
-# torchvision's adaptive pooling fixes the flattened size (AlexNet) and once per family.
+# Every torchvision and timm entry of `weight_sources` has a case (its tags differ in values, not
+# layout). Inputs are as small as each architecture allows where global pooling makes the head
+# size-independent; 224 where torchvision's adaptive pooling fixes the flattened size (AlexNet,
+# VGG) and once per family.
 CASES = {
     "resnet18_224": ("resnet18", "torchvision", "resnet18", 224, "logits", {}, {}),
     "resnet50": ("resnet50", "torchvision", "resnet50", 32, "logits", {"stride_at": "3x3"}, {}),
@@ -39,9 +39,10 @@ CASES = {
                                "logits", {}, {}),
     "shufflenet_v2_x1_0": ("shufflenet_v2_x1_0", "torchvision", "shufflenet_v2_x1_0", 64,
                            "logits", {}, {}),
-    # VGG's classifier holds 102M FC6 weights; the flatten order it needs is checked with
-    # AlexNet's at 224x224. The VGG files hold the convolutions, compared on the last map.
-    "vgg11": ("vgg11", "torchvision", "vgg11", 32, "features", {}, {"features_only": True}),
+    # VGG's FC6 reads the 7x7 map of a 224x224 input (102M weights): the classifier, whose layout
+    # every VGG shares, is compared once; the other files hold the convolutions, compared on the
+    # last map.
+    "vgg11_224": ("vgg11", "torchvision", "vgg11", 224, "logits", {}, {}),
     "vgg11_bn": ("vgg11_bn", "torchvision", "vgg11_bn", 32, "features", {},
                  {"features_only": True}),
     "alexnet_torchvision_224": ("alexnet_torchvision", "torchvision", "alexnet", 224, "logits",
@@ -57,23 +58,16 @@ CASES = {
     "inception_resnet_v2_timm": ("inception_resnet_v2", "timm", "inception_resnet_v2", 75,
                                  "logits", {}, {}),
     "inception_v4_timm_299": ("inception_v4", "timm", "inception_v4", 299, "logits", {}, {}),
-}
-# The deeper and wider members of those families differ from the members above only in their
-# tables (block counts, widths): for them the state dict of the source's own model (names and
-# shapes, built without values) must be exactly what kerascnn's model reads.
-LAYOUT_CASES = {
-    # VGG's FC6 reads the 7x7 map of a 224x224 input.
-    name: (name, "torchvision", name, 224 if name.startswith("vgg") else 32, "layout", options,
-           {"shapes_only": True})
-    for name, options in {
+    # The deeper and wider members of those families, at the smallest input of each.
+    **{name: (name, "torchvision", name, 32, "logits", options, {}) for name, options in {
         "resnet34": {}, "resnet101": {"stride_at": "3x3"}, "resnet152": {"stride_at": "3x3"},
         "resnext101_32x8d": {}, "wide_resnet50_2": {}, "wide_resnet101_2": {},
-        "densenet161": {}, "densenet169": {},
-        "densenet201": {}, "shufflenet_v2_x1_5": {}, "shufflenet_v2_x2_0": {}, "vgg13": {},
-        "vgg16": {}, "vgg19": {}, "vgg13_bn": {}, "vgg16_bn": {}, "vgg19_bn": {},
-    }.items()
+        "shufflenet_v2_x1_5": {}, "shufflenet_v2_x2_0": {}}.items()},
+    **{name: (name, "torchvision", name, 32, "logits", {}, {"legacy_densenet": True})
+       for name in ("densenet161", "densenet169", "densenet201")},
+    **{name: (name, "torchvision", name, 32, "features", {}, {"features_only": True})
+       for name in ("vgg13", "vgg16", "vgg19", "vgg13_bn", "vgg16_bn", "vgg19_bn")},
 }
-ALL_CASES = {**CASES, **LAYOUT_CASES}
 # kerascnn names of torchvision's deviating networks -> torchvision's names.
 TORCHVISION_NAMES = {
     name: {"alexnet_torchvision": "alexnet", "googlenet_torchvision": "googlenet"}.get(name, name)
@@ -82,7 +76,7 @@ TORCHVISION_NAMES = {
 
 
 def source_case(case_id):
-    _, source, model, size, output, _, extras = ALL_CASES[case_id]
+    _, source, model, size, output, _, extras = CASES[case_id]
     return {"id": case_id, "source": source, "model": model, "size": size, "output": output,
             **extras}
 
@@ -104,7 +98,7 @@ def references(tmp_path_factory):
         if not (folder / "done").exists():
             folder.mkdir(exist_ok=True)
             cases = folder / "cases.json"
-            cases.write_text(json.dumps([source_case(case_id) for case_id in ALL_CASES] + [
+            cases.write_text(json.dumps([source_case(case_id) for case_id in CASES] + [
                 {"id": "torchvision_weights", "metadata": sorted(TORCHVISION_NAMES.values())}]))
             subprocess.run([sys.executable, os.path.join(HERE, "torch_reference.py"), str(cases),
                             str(folder)], check=True, timeout=600)
@@ -135,18 +129,6 @@ def test_state_dict_file_computes_what_the_source_computes(references, case_id):
     model = kerascnn.build(name, weights=weights_file(references, case_id),
                            input_shape=(size, size, 3), **options, **kwargs)
     assert_matches_source(model, references, case_id)
-
-
-@pytest.mark.parametrize("case_id", list(LAYOUT_CASES))
-def test_state_dict_layout_is_the_sources(references, case_id):
-    name, _, _, size, _, options, _ = LAYOUT_CASES[case_id]
-    with keras.StatelessScope(initialize_variables=False):  # shapes only, no values
-        model = kerascnn.build(name, input_shape=(size, size, 3), **options)
-    entry = get_entry(name)
-    layout = state_dicts.layout_for(entry.name, entry.family)
-    expected = json.loads((references / f"{case_id}_shapes.json").read_text())
-    planned = state_dict_shapes(model, state_dicts.prefixes(model, layout))
-    assert {key: list(shape) for key, shape in planned.items()} == expected
 
 
 def test_truncated_file_gives_one_line(references, tmp_path):

@@ -14,10 +14,9 @@ height and width), output ("logits" or "features": the last map, NHWC, as kerasc
 include_top=False gives it), and optionally legacy_densenet (torchvision's published DenseNet
 files name `norm.1` what its modules call `norm1`), features_only (leave the classifier out of
 the file, for VGG's 102M-weight FC6 where a features check needs none of it) and kwargs for the
-model constructor; or shapes_only: build the model without values (PyTorch's meta device) and
-write `{id}_shapes.json`, its state dict's `{key: shape}`, as the published file would hold them;
-or metadata: a list of torchvision model names, whose published ImageNet weights (url, acc@1,
-acc@5, file size in MB, from torchvision's `get_model_weights`) go to `{id}.json`.
+model constructor; or metadata: a list of torchvision model names, whose published ImageNet
+weights (url, acc@1, acc@5, file size in MB, from torchvision's `get_model_weights`) go to
+`{id}.json`.
 """
 
 import json
@@ -29,7 +28,14 @@ import torch
 
 
 def _randomize(model, seed):
+    """Materializes a model built on the meta device with seeded random values: He-scaled
+    uniform kernels (activations keep their scale through a hundred layers), small biases, and
+    batch-norm parameters and statistics away from their identity values (so the statistics are
+    exercised). One draw per tensor: the constructors' own initialization draws every kernel
+    twice, and VGG's 123M classifier weights where only the features are compared."""
     generator = torch.Generator().manual_seed(seed)
+    model.to_empty(device="cpu")
+    filled = set()
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
@@ -38,8 +44,20 @@ def _randomize(model, seed):
                 module.bias.copy_(torch.randn(size, generator=generator) * 0.1)
                 module.running_mean.copy_(torch.randn(size, generator=generator) * 0.1)
                 module.running_var.copy_(torch.rand(size, generator=generator) + 0.5)
-            elif isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)) and module.bias is not None:
-                module.bias.copy_(torch.randn(module.bias.shape, generator=generator) * 0.1)
+                module.num_batches_tracked.zero_()
+            elif isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
+                bound = (6.0 / module.weight[0].numel()) ** 0.5
+                module.weight.uniform_(-bound, bound, generator=generator)
+                if module.bias is not None:
+                    module.bias.copy_(torch.randn(module.bias.shape, generator=generator) * 0.1)
+            else:
+                continue
+            filled.update(id(t) for t in (*module.parameters(recurse=False),
+                                          *module.buffers(recurse=False)))
+    unfilled = [name for name, t in (*model.named_parameters(), *model.named_buffers())
+                if id(t) not in filled]
+    if unfilled:
+        raise ValueError(f"no random values for {unfilled[:3]}")
     return model.eval()
 
 
@@ -71,8 +89,6 @@ def _features(model, case, x):
 
 def _save(model, case, out_dir):
     state = model.state_dict()
-    if case.get("features_only"):
-        state = type(state)((k, v) for k, v in state.items() if not k.startswith("classifier."))
     if case["source"] == "timm":
         from safetensors.torch import save_file
 
@@ -106,16 +122,11 @@ def main(cases_path, out_dir):
         if "metadata" in case:
             _metadata(case, out_dir)
             continue
-        if case.get("shapes_only"):
-            with torch.device("meta"):
-                state = _model(case).state_dict()
-            shapes = {k: list(v.shape) for k, v in state.items()
-                      if not k.endswith("num_batches_tracked")}
-            with open(f"{out_dir}/{case['id']}_shapes.json", "w") as f:
-                json.dump(shapes, f)
-            continue
-        torch.manual_seed(index)
-        model = _randomize(_model(case), seed=index)
+        with torch.device("meta"):
+            model = _model(case)
+        if case.get("features_only"):
+            model.classifier = torch.nn.Identity()
+        model = _randomize(model, seed=index)
         _save(model, case, out_dir)
         rng = np.random.default_rng(index)
         x = rng.normal(size=(2, case["size"], case["size"], 3)).astype("float32")
