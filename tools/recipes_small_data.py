@@ -16,6 +16,9 @@ it ("full"). Contenders, each scored on the same test images:
     small_cnn    the two-convolution Keras tutorial CNN (Conv 32, pool, Conv 64, pool, dropout
                  0.5, dense), trained the tutorial way for the same passes
     -FEATURE     "small_data" with one feature removed (the ablation), e.g. -auto_augment
+    RECIPE/no_holdout, RECIPE/no_augmentation
+                 a recipe trained on all the training images (`validation_split=0`), or without
+                 its augmentation, e.g. paper/no_holdout: what each costs against the tutorial
 
     python tools/recipes_small_data.py --datasets digits shapes --models lenet5 resnet20 \
         --ks 5 10 20 50 full --seeds 5 --out tools/results/recipes_small_data.jsonl
@@ -158,15 +161,19 @@ def run_one(contender, model_name, train_data, test_data, input_shape, num_class
                                         passes_hint, seed)
         info = {"passes": passes_hint}
     else:
+        options = {}
         if contender.startswith("-"):
             recipe = RECIPES["small_data"].replace(**ABLATIONS[contender[1:]])
         else:
-            recipe = contender
+            recipe, _, change = contender.partition("/")
+            options = {"": {}, "no_holdout": {"validation_split": 0.0},
+                       "no_augmentation": {"augmentation": None}}[change]
         result = kerascnn.train(model_name, train_data, recipe=recipe, seed=seed, verbose=0,
                                 report=False, input_shape=input_shape,
-                                run_dir=tempfile.mkdtemp(dir=workdir))
+                                run_dir=tempfile.mkdtemp(dir=workdir), **options)
         model, normalization = result.model, result.config["normalization"]
         info = {"recipe": result.config["recipe"]["name"], "epochs": result.config["epochs"],
+                "train_examples": result.config["train_examples"],
                 "passes": result.config["epochs"] * result.config["passes_per_epoch"],
                 "val_accuracy": result.metrics.get("val_accuracy")}
     accuracy = test_accuracy(model, test_data, input_shape, normalization)

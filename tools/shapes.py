@@ -21,17 +21,18 @@ def _colour(rng) -> tuple[int, int, int]:
 
 
 def draw(kind: str, rng, size: int) -> Image.Image:
-    """One image of `kind` with a random background, colour, size, position and rotation."""
+    """One image of `kind` with a random background, colour, size and position."""
     image = Image.new("RGB", (size, size), _colour(rng))
     pen = ImageDraw.Draw(image)
-    radius = rng.uniform(0.15, 0.4) * size
+    radius = rng.uniform(0.2, 0.45) * size
     cx, cy = rng.uniform(radius, size - radius, size=2)
     fill = _colour(rng)
     if kind == "circle":
         pen.ellipse([cx - radius, cy - radius, cx + radius, cy + radius], fill=fill)
     else:
+        # Upright: a square's sides and a triangle's base horizontal.
         corners = 4 if kind == "square" else 3
-        angle = rng.uniform(0, 2 * np.pi)
+        angle = np.pi / 4 if kind == "square" else -np.pi / 2
         points = [(cx + radius * np.cos(angle + 2 * np.pi * k / corners),
                    cy + radius * np.sin(angle + 2 * np.pi * k / corners)) for k in range(corners)]
         pen.polygon(points, fill=fill)
