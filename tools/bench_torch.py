@@ -133,7 +133,8 @@ def main(argv=None) -> list[dict]:
     p.add_argument("--variants", default="plain",
                    help="kerascnn compile variants side by side: plain, xla, spe<N>")
     p.add_argument("--torch", default=",".join(contenders.TORCH_CONTENDERS),
-                   help="PyTorch contenders: torch (eager NCHW), torch_channels_last, torch_compile")
+                   help="PyTorch contenders: torch (eager NCHW), torch_channels_last, "
+                        "torch_compile")
     p.add_argument("--no-memory", dest="memory", action="store_false",
                    help="skip the peak-memory processes")
     p.add_argument("--note", help="a remark kept in the JSON file (the machine's load ...)")
