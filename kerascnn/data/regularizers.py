@@ -23,10 +23,8 @@ def image_transform(*, auto_augment: str | None = None, ops: int = 2, magnitude:
                     erasing: float = 0.0, seed: int = 0):
     """A function of one (H, W, C) image in [0, 255], or None when there is nothing to do.
 
-    Each image draws its own ops, as in both papers: drawn once per batch (one call of
-    Keras's `RandAugment` on the batch), a whole batch went through, say, solarization
-    together, its batch-norm statistics moved with it, and ResNet-20 on a small folder fell
-    below chance on held-out images.
+    Each image draws its own ops, as in both papers; one call of Keras's `RandAugment` on a
+    batch would put the whole batch through the same ops.
 
     Args:
         auto_augment: None, "randaugment" (Keras's `RandAugment` with `ops` ops) or
