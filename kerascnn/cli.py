@@ -10,17 +10,9 @@ import argparse
 import os
 import sys
 
+from kerascnn.arguments import parse_shape
+
 __all__ = ["main"]
-
-
-def parse_shape(text: str) -> tuple[int, ...]:
-    """Parses "32,32,3" (or "32x32x3") into a shape tuple."""
-    try:
-        return tuple(int(part) for part in text.replace("x", ",").split(",") if part)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"input shape must look like 224,224,3. Received: {text!r}"
-        ) from None
 
 
 def _add_build_arguments(parser: argparse.ArgumentParser) -> None:

@@ -5,13 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 
+from kerascnn.arguments import parse_shape
+
 __all__ = ["add_commands"]
-
-
-def _shape(text: str) -> tuple[int, ...]:
-    from kerascnn.cli import parse_shape
-
-    return parse_shape(text)
 
 
 def _run_train(args: argparse.Namespace) -> int:
@@ -127,7 +123,7 @@ def add_commands(commands) -> None:
     training.add_argument("--xla", type=_xla, default="auto", help="auto (default), on or off")
     training.add_argument("--steps-per-execution", type=_steps_per_call, default="auto",
                           help="training steps per compiled call: auto (default) or N")
-    training.add_argument("--input-shape", type=_shape, help="H,W,C (default: the paper's)")
+    training.add_argument("--input-shape", type=parse_shape, help="H,W,C (default: the paper's)")
     training.add_argument("--num-classes", type=int, help="classes (default: the data's)")
     training.set_defaults(run=_run_train)
 

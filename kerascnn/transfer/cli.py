@@ -9,6 +9,8 @@ import os
 import sys
 import time
 
+from kerascnn.arguments import parse_shape
+
 __all__ = ["add_commands"]
 
 
@@ -87,7 +89,6 @@ def _run_finetune(args: argparse.Namespace) -> int:
 
 
 def _finetune_command(commands) -> None:
-    from kerascnn.cli import parse_shape
 
     tuning = commands.add_parser(
         "finetune", help="adapt a trained model to new classes: new head, then the later groups"
@@ -172,7 +173,6 @@ def _run_tune(args: argparse.Namespace) -> int:
 
 
 def _tune_command(commands) -> None:
-    from kerascnn.cli import parse_shape
 
     searching = commands.add_parser("tune", help="search a family's knobs with keras-tuner")
     searching.add_argument("name", metavar="NAME",
