@@ -1,4 +1,4 @@
-"""`kerascnn.train`: a registered model (or any Keras model), a dataset and a paper's recipe in,
+"""`kerascnn.train`: a registered model (or any Keras model), a dataset and a recipe in,
 a trained model and a run directory out.
 
 The run is Keras's own `model.fit` under a `tf.distribute` strategy (see `strategy.py`), with the

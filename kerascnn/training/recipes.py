@@ -1,14 +1,15 @@
 """Training recipes as data: each paper's optimizer, learning-rate schedule, batch size, epochs and
-augmentation.
+augmentation, and two of today's: "modern" (from scratch on ImageNet-sized data) and "small_data".
 
 A `Recipe` states the paper's numbers at the paper's batch size; `kerascnn.train` scales the
 learning rate linearly with the global batch size it actually uses (Goyal et al., "Accurate, Large
 Minibatch SGD: Training ImageNet in 1 Hour", 2017) and turns the schedule into a Keras
 `LearningRateSchedule` (or a `ReduceLROnPlateau` callback) in `kerascnn.training.optim`.
 
-Weight decay is the papers' L2 penalty, added to the gradient before momentum (as in Caffe and
-`torch.optim.SGD`), not Keras's decoupled `weight_decay`; it applies to every trainable weight, as
-in those papers' Caffe set-ups.
+In the papers' recipes weight decay is the L2 penalty, added to the gradient before momentum (as
+in Caffe and `torch.optim.SGD`), on every trainable weight as in those papers' Caffe set-ups;
+"small_data" uses AdamW's decoupled decay instead, and it and "modern" spare biases and batch-norm
+scales and shifts (see `kerascnn.training.recipe` for every field).
 
 Schedules:
     "constant"     the learning rate throughout.
