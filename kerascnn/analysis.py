@@ -1,9 +1,9 @@
 """Per-layer analysis of any Keras functional model: the numbers the lecture notes compute by hand.
 
 For every layer: output shape, parameters (total, trainable, and weights without biases — the
-notes' and papers' "params" columns), multiply-accumulates (MACs), activation count per image, and
-receptive field size and jump (Araujo et al., "Computing Receptive Fields of Convolutional Neural
-Networks", Distill 2019). Multi-branch graphs (inception concatenations, residual additions) are
+notes' and papers' "params" columns), multiply-accumulates (MACs), connections, activation count
+per image, and receptive field size and jump (Araujo et al., "Computing Receptive Fields of
+Convolutional Neural Networks", Distill 2019). Multi-branch graphs (inception concatenations, residual additions) are
 walked through their real connectivity, and grouped and depthwise convolutions are counted per group.
 
 Conventions: MACs count multiplications of weights by inputs (torchvision's "GFLOPS" column counts
@@ -12,6 +12,13 @@ values a layer outputs per image; Flatten and Reshape only re-view their input a
 report its own cost with a `count_macs(input_shapes, output_shape) -> int` method, and a layer
 that changes spatial size without `kernel_size`/`strides` attributes reports it with
 `spatial_output_length(length, axis) -> int`.
+
+Connections are counted as LeCun et al. count them (1989: 64,660 connections and 9,760 independent
+parameters; 1998: LeNet-5's 340,908 connections and 60,000 parameters): every weighted input of
+every unit plus one for each bias a unit adds, whether or not the weights are shared between units.
+For convolutions and dense layers that is the MACs plus one per biased output value; a custom
+layer reports its own with `count_connections(input_shapes, output_shape) -> int`. Other layers
+(pooling, activations, batch normalization) count none.
 """
 
 from __future__ import annotations
@@ -65,6 +72,7 @@ class LayerRow:
     activations: int
     rf_size: int | None
     rf_jump: int | None
+    connections: int = 0
 
 
 @dataclasses.dataclass
@@ -97,6 +105,10 @@ class ModelSummary:
         return sum(r.macs for r in self.rows)
 
     @property
+    def total_connections(self) -> int:
+        return sum(r.connections for r in self.rows)
+
+    @property
     def total_activations(self) -> int:
         return sum(r.activations for r in self.rows)
 
@@ -107,7 +119,7 @@ class ModelSummary:
     def table(self) -> str:
         """The rows and totals as a fixed-width text table."""
         header = ("Layer (type)", "Output shape", "Params", "Trainable", "Weights", "MACs",
-                  "Activations", "RF", "Jump")
+                  "Connections", "Activations", "RF", "Jump")
         body = [
             (
                 f"{r.name} ({r.type})",
@@ -116,6 +128,7 @@ class ModelSummary:
                 f"{r.trainable_params:,}",
                 f"{r.weights:,}",
                 f"{r.macs:,}",
+                f"{r.connections:,}",
                 f"{r.activations:,}",
                 "-" if r.rf_size is None else str(r.rf_size),
                 "-" if r.rf_jump is None else str(r.rf_jump),
@@ -124,7 +137,8 @@ class ModelSummary:
         ]
         total = (
             "Total", "", f"{self.total_params:,}", f"{self.trainable_params:,}",
-            f"{self.total_weights:,}", f"{self.total_macs:,}", f"{self.total_activations:,}", "", "",
+            f"{self.total_weights:,}", f"{self.total_macs:,}", f"{self.total_connections:,}",
+            f"{self.total_activations:,}", "", "",
         )
         widths = [max(len(row[i]) for row in [header, total, *body]) for i in range(len(header))]
         fmt = lambda row: "  ".join(  # noqa: E731
@@ -200,6 +214,18 @@ def _layer_macs(layer, input_shapes: list[tuple], output_shape: tuple) -> int:
     return 0
 
 
+def _layer_connections(layer, input_shapes: list[tuple], output_shape: tuple, macs: int) -> int:
+    """Weighted inputs plus bias inputs over all units (LeCun et al.'s "connections")."""
+    if hasattr(layer, "count_connections"):
+        return int(layer.count_connections(input_shapes, output_shape))
+    weighted = (*_CONV_TYPES, keras.layers.Dense, keras.layers.DepthwiseConv2D,
+                keras.layers.SeparableConv2D)
+    if not isinstance(layer, weighted) or None in output_shape[1:]:
+        return 0
+    biased = _prod(output_shape[1:]) if getattr(layer, "use_bias", False) else 0
+    return macs + biased
+
+
 def _layer_weights(layer) -> int:
     """Trainable parameters that are not biases: the notes' and papers' "params" column."""
     return sum(
@@ -237,6 +263,7 @@ def analyze(model: keras.Model) -> ModelSummary:
             input_shapes, output_shapes = _shapes(layer.input), _shapes(layer.output)
         output_shape = output_shapes[0]
         params = sum(_prod(v.shape) for v in layer.weights)
+        macs = _layer_macs(layer, input_shapes, output_shape)
         rows.append(
             LayerRow(
                 name=name,
@@ -245,12 +272,13 @@ def analyze(model: keras.Model) -> ModelSummary:
                 params=params,
                 trainable_params=sum(_prod(v.shape) for v in layer.trainable_weights),
                 weights=_layer_weights(layer),
-                macs=_layer_macs(layer, input_shapes, output_shape),
+                macs=macs,
                 activations=0 if isinstance(layer, _VIEW_TYPES) else sum(
                     _prod(s[1:]) for s in output_shapes if None not in s[1:]
                 ),
                 rf_size=field[0],
                 rf_jump=field[1],
+                connections=_layer_connections(layer, input_shapes, output_shape, macs),
             )
         )
     return ModelSummary(name=model.name, rows=rows)
@@ -270,7 +298,8 @@ def summary(
 
     Returns:
         A `ModelSummary`: `.rows` (one `LayerRow` per layer) and totals (`.total_params`,
-        `.trainable_params`, `.total_weights`, `.total_macs`, `.total_activations`).
+        `.trainable_params`, `.total_weights`, `.total_macs`, `.total_connections`,
+        `.total_activations`).
     """
     if isinstance(model_or_name, str):
         from kerascnn.registry import build

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 from keras import ops
 
-__all__ = ["ScaledTanh", "Subsampling", "PartialConv2D", "EuclideanRBF"]
+__all__ = ["ScaledTanh", "Subsampling", "PartialConv2D", "EuclideanRBF", "UntiedBias"]
 
 
 @keras.saving.register_keras_serializable(package="kerascnn")
@@ -68,6 +68,10 @@ class Subsampling(keras.layers.Layer):
     def count_macs(self, input_shapes, output_shape):
         return int(np.prod(output_shape[1:]))
 
+    def count_connections(self, input_shapes, output_shape):
+        # Each unit sums its window's inputs and adds a bias: the paper's 5,880 for S2.
+        return int(np.prod(output_shape[1:])) * (int(np.prod(self.pool_size)) + 1)
+
     def get_config(self):
         return {**super().get_config(), "pool_size": self.pool_size[0]}
 
@@ -78,19 +82,25 @@ class PartialConv2D(keras.layers.Layer):
 
     LeNet-5's C3 (the paper's Table I) uses such a table "to break the symmetry in the network" and
     to keep the number of connections within bounds. Only connected kernels are variables, so the
-    trainable parameter count is the paper's (1,516 for C3).
+    trainable parameter count is the paper's (1,516 for C3). LeCun et al. (1989) connect each H2
+    map to 8 of H1's 12 maps the same way, with stride 2 and one bias per unit (`use_bias=False`
+    here, followed by `UntiedBias`).
 
     Args:
         filters: Number of output maps.
         kernel_size: Square kernel size.
         connections: Nested list `[input_map][output_map]` of 0/1 flags.
+        strides: Square stride (default 1).
+        use_bias: Whether each output map has one shared bias (default True).
     """
 
-    def __init__(self, filters: int, kernel_size: int, connections, **kwargs):
+    def __init__(self, filters: int, kernel_size: int, connections, strides: int = 1,
+                 use_bias: bool = True, **kwargs):
         super().__init__(**kwargs)
         self.filters = filters
         self.kernel_size = (kernel_size, kernel_size)
-        self.strides = (1, 1)
+        self.strides = (strides, strides)
+        self.use_bias = bool(use_bias)
         self.padding = "valid"
         self.connections = [[int(c) for c in row] for row in connections]
         table = np.array(self.connections, dtype=bool)
@@ -121,7 +131,8 @@ class PartialConv2D(keras.layers.Layer):
             initializer=keras.initializers.RandomUniform(-limit, limit),
             name="kernel",
         )
-        self.bias = self.add_weight(shape=(self.filters,), initializer="zeros", name="bias")
+        if self.use_bias:
+            self.bias = self.add_weight(shape=(self.filters,), initializer="zeros", name="bias")
 
     def full_kernel(self):
         """The dense (kh, kw, in, out) kernel, zero where the table has no connection."""
@@ -130,15 +141,21 @@ class PartialConv2D(keras.layers.Layer):
         return ops.reshape(full, (*self.kernel_size, len(self.connections), self.filters))
 
     def call(self, inputs):
-        return ops.conv(inputs, self.full_kernel(), strides=1, padding="valid") + self.bias
+        outputs = ops.conv(inputs, self.full_kernel(), strides=self.strides, padding="valid")
+        return outputs + self.bias if self.use_bias else outputs
 
     def compute_output_shape(self, input_shape):
-        h, w = (None if d is None else d - k + 1 for d, k in zip(input_shape[1:3], self.kernel_size))
+        h, w = (None if d is None else (d - k) // s + 1
+                for d, k, s in zip(input_shape[1:3], self.kernel_size, self.strides))
         return (input_shape[0], h, w, self.filters)
 
     def count_macs(self, input_shapes, output_shape):
         positions = int(np.prod(output_shape[1:3]))
         return positions * int(np.prod(self.kernel_size)) * int(np.sum(self.connections))
+
+    def count_connections(self, input_shapes, output_shape):
+        biases = int(np.prod(output_shape[1:])) if self.use_bias else 0
+        return self.count_macs(input_shapes, output_shape) + biases
 
     def get_config(self):
         return {
@@ -146,6 +163,8 @@ class PartialConv2D(keras.layers.Layer):
             "filters": self.filters,
             "kernel_size": self.kernel_size[0],
             "connections": self.connections,
+            "strides": self.strides[0],
+            "use_bias": self.use_bias,
         }
 
 
@@ -190,5 +209,37 @@ class EuclideanRBF(keras.layers.Layer):
     def count_macs(self, input_shapes, output_shape):
         return int(np.prod(np.shape(self.prototypes)))
 
+    def count_connections(self, input_shapes, output_shape):
+        # One connection per (input, prototype) pair: the 840 that take LeNet-5 to 340,908.
+        return self.count_macs(input_shapes, output_shape)
+
     def get_config(self):
         return {**super().get_config(), "prototypes": self.prototypes}
+
+
+@keras.saving.register_keras_serializable(package="kerascnn")
+class UntiedBias(keras.layers.Layer):
+    """Adds one trainable bias per unit: per output value, not per feature map.
+
+    LeCun et al. (1989), "Backpropagation Applied to Handwritten Zip Code Recognition", share the
+    kernels of a feature map between its units but give every unit its own bias; the difference
+    between the paper's 64,660 connections and 9,760 independent parameters rests on it. Placed
+    after a bias-free convolution. On maps of unknown size there is no fixed set of units, so the
+    bias is then shared by each feature map, as in a conventional convolution (the minimum-size
+    probe builds such a model; the paper's counts need the fixed 16x16 input).
+    """
+
+    def build(self, input_shape):
+        shape = tuple(input_shape[1:])
+        if None in shape:
+            shape = (1,) * (len(shape) - 1) + shape[-1:]
+        self.bias = self.add_weight(shape=shape, initializer="zeros", name="bias")
+
+    def call(self, inputs):
+        return inputs + self.bias
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def count_connections(self, input_shapes, output_shape):
+        return int(np.prod(output_shape[1:]))
