@@ -18,7 +18,7 @@ import keras
 from kerascnn.training.optim import current_learning_rate
 
 __all__ = ["DivergenceGuard", "AtomicCheckpoint", "ResumableBackup", "LearningRateLogger",
-           "MainOutputLogs", "resumed_epoch", "trim_history", "best_so_far"]
+           "MainOutputLogs", "resumed_epoch", "backup_phase", "trim_history", "best_so_far"]
 
 
 class DivergenceGuard(keras.callbacks.TerminateOnNaN):
@@ -120,11 +120,21 @@ class AtomicCheckpoint(keras.callbacks.Callback):
 
 class ResumableBackup(keras.callbacks.BackupAndRestore):
     """`BackupAndRestore` that writes atomically and stops writing once the run has diverged, so a
-    killed run resumes from its last complete epoch and a diverged one from its last good one."""
+    killed run resumes from its last complete epoch and a diverged one from its last good one.
 
-    def __init__(self, backup_dir: str, guard: DivergenceGuard):
-        super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=True)
+    The backup records the run's phase (`phase`): a phase restores only its own backup, whose
+    optimizer state is its own. The run deletes the backup when it finishes.
+    """
+
+    def __init__(self, backup_dir: str, guard: DivergenceGuard, phase: str | None = None):
+        super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=False)
         self.guard = guard
+        self.phase = phase
+
+    def _load_model(self):
+        if backup_phase(self.backup_dir) not in (None, self.phase):
+            return
+        super()._load_model()
 
     def _save_model(self):
         if self.guard.diverged:
@@ -133,8 +143,11 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         temporary = os.path.join(self.backup_dir, "partial.weights.h5")
         self.model.save_weights(temporary, overwrite=True)
         os.replace(temporary, self._weights_path)
+        metadata = {"epoch": self._current_epoch, "batch": self._last_batch_seen}
+        if self.phase is not None:
+            metadata["phase"] = self.phase
         with open(self._training_metadata_path + ".partial", "w") as handle:
-            json.dump({"epoch": self._current_epoch, "batch": self._last_batch_seen}, handle)
+            json.dump(metadata, handle)
         os.replace(self._training_metadata_path + ".partial", self._training_metadata_path)
 
 
@@ -163,14 +176,26 @@ class MainOutputLogs(keras.callbacks.Callback):
                 logs.setdefault(alias, logs[key])
 
 
+def _metadata(backup_dir: str) -> dict:
+    try:
+        with open(os.path.join(backup_dir, "training_metadata.json")) as handle:
+            metadata = json.load(handle)
+    except (OSError, ValueError):
+        return {}
+    return metadata if isinstance(metadata, dict) else {}
+
+
 def resumed_epoch(backup_dir: str) -> int:
     """The epoch a backup in `backup_dir` resumes from (0 when there is none)."""
-    path = os.path.join(backup_dir, "training_metadata.json")
     try:
-        with open(path) as handle:
-            return int(json.load(handle).get("epoch", 0))
-    except (OSError, ValueError):
+        return int(_metadata(backup_dir).get("epoch", 0))
+    except (TypeError, ValueError):
         return 0
+
+
+def backup_phase(backup_dir: str) -> str | None:
+    """The phase whose epoch the backup in `backup_dir` holds (None: none recorded)."""
+    return _metadata(backup_dir).get("phase")
 
 
 def trim_history(path: str, epochs_done: int) -> None:
