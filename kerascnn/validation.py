@@ -9,6 +9,7 @@ import os
 from typing import Any
 
 import keras
+import numpy as np
 
 __all__ = [
     "COMMON_ARGUMENTS",
@@ -19,6 +20,9 @@ __all__ = [
     "check_fraction",
     "check_number",
     "check_bool",
+    "positions_text",
+    "check_finite_values",
+    "check_class_indices",
 ]
 
 COMMON_ARGUMENTS = (
@@ -192,3 +196,78 @@ def check_minimum_size(input_shape: tuple, minimum: tuple[int, int], model_name:
             f"input_shape is too small for {model_name!r}: its strides and kernels need at least "
             f"{minimum[0]}x{minimum[1]} pixels. Received: input_shape={tuple(input_shape)!r}"
         )
+
+
+def positions_text(positions, total: int | None, what: str = "examples", values=None,
+                   limit: int = 5) -> str:
+    """Names the first offending positions: "3 of 100 examples, at positions 4, 17, 20".
+
+    Args:
+        positions: Indices of the offending elements, in order.
+        total: Number of elements checked, or None when unknown (a dataset read in part).
+        what: What the elements are, plural ("examples", "labels").
+        values: Optional values at the first positions, shown as "value at position".
+        limit: How many positions to name.
+    """
+    positions = [int(i) for i in np.asarray(positions).reshape(-1)]
+    if values is not None:
+        shown = [f"{values[k]!r} (at position {index})" for k, index in
+                 enumerate(positions[:limit])]
+        where = ": " + ", ".join(shown)
+    else:
+        shown = [str(index) for index in positions[:limit]]
+        where = f", at position{'s' if len(positions) > 1 else ''} " + ", ".join(shown)
+    more = ", ..." if len(positions) > limit else ""
+    count = f"{len(positions)} of {total}" if total is not None else str(len(positions))
+    noun = what[:-1] if len(positions) == 1 and total is None and what.endswith("s") else what
+    return f"{count} {noun}{where}{more}"
+
+
+def check_finite_values(array: np.ndarray, name: str, what: str = "examples") -> None:
+    """Raises if a float array holds NaN or infinite values, naming the first examples that do.
+
+    One float64 reduction on the way in (a NaN or an infinity makes the sum non-finite, and
+    float32 values cannot overflow it); positions are only computed when something is wrong.
+    """
+    if array.dtype.kind not in "fc" or array.size == 0:
+        return
+    with np.errstate(invalid="ignore", over="ignore"):
+        if np.isfinite(np.add.reduce(array, axis=None, dtype=np.float64)):
+            return
+    flat = array.reshape(len(array), -1) if array.ndim > 1 else array.reshape(-1, 1)
+    bad = np.flatnonzero(~np.isfinite(flat).all(axis=1))
+    raise ValueError(
+        f"{name} must be finite numbers. Received: NaN or infinite values in "
+        f"{positions_text(bad, len(array), what)}"
+    )
+
+
+def check_class_indices(labels: np.ndarray, name: str, num_classes: int | None, *,
+                        offset: int = 0, total: int | None = -1) -> None:
+    """Raises unless every label lies in [0, num_classes) ([0, inf) when num_classes is None),
+    naming the first offending labels and their positions.
+
+    Args:
+        labels: Numeric labels (n,).
+        name: The argument the labels came in ("data").
+        num_classes: The number of classes, or None for no upper bound.
+        offset: Position of `labels[0]` in the whole data (for labels read in batches).
+        total: Number of labels in the whole data; -1 for `len(labels)`, None when unknown.
+    """
+    if labels.size == 0:
+        return
+    if labels.min() >= 0 and (num_classes is None or labels.max() < num_classes):
+        return
+    bad = labels < 0
+    if num_classes is not None:
+        bad |= labels >= num_classes
+    positions = np.flatnonzero(bad)
+    values = [int(v) if float(v).is_integer() else float(v) for v in labels[positions[:5]]]
+    where = positions_text(positions + offset, len(labels) if total == -1 else total, "labels",
+                           values)
+    if num_classes is None:
+        raise ValueError(f"{name} labels must be class indices >= 0. Received: {where}")
+    raise ValueError(
+        f"{name} labels must be class indices in [0, num_classes). "
+        f"Received: num_classes={num_classes} and {where}"
+    )

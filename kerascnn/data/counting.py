@@ -43,7 +43,7 @@ def count_training_examples(data, *, split=None, validation_split: float = 0.1,
         count = int(data.cardinality())
         count = count if count >= 0 else None
     elif isinstance(data, (tuple, list)) and len(data) == 2:
-        count = len(data[1])
+        count = len(data[1]) if hasattr(data[1], "__len__") else None  # load() names the error.
     elif isinstance(data, (str, os.PathLike)) and os.path.isdir(data):
         train, validation = resolve_layout(os.fspath(data), split)
         count = _files_under(os.path.join(os.fspath(data), train or ""))

@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerascnn.data import augmentation as augmentation_lib
+from kerascnn.data.checks import MAX_CLASSES
 from kerascnn.data.normalization import NORMALIZATIONS, normalize
 from kerascnn.data.sources import Source, array_source, dataset_source, digits_source
 from kerascnn.data.transforms import (
@@ -246,6 +247,9 @@ def load(
     check_positive_int(seed, "seed", minimum=0)
     if num_classes is not None:
         check_positive_int(num_classes, "num_classes")
+        if num_classes > MAX_CLASSES:
+            raise ValueError(f"num_classes must be at most {MAX_CLASSES}. "
+                             f"Received: num_classes={num_classes}")
     split = _check_split(split)
     policy = augmentation_lib.get_policy(augmentation)
     if normalization in ("caffe", "torch") and input_shape[2] != 3:
