@@ -7,7 +7,7 @@ import os
 
 from kerascnn.arguments import parse_shape
 
-__all__ = ["add_commands"]
+__all__ = ["add_commands", "print_summary"]
 
 
 def _run_train(args: argparse.Namespace) -> int:
@@ -33,13 +33,19 @@ def _run_train(args: argparse.Namespace) -> int:
         split=args.split, data_dir=args.data_dir, report=not args.no_report, **options,
         **build_kwargs,
     )
-    shown = {k: v for k, v in result.metrics.items() if "accuracy" in k}
-    summary = "  ".join(f"{k} {v:.4f}" for k, v in sorted(shown.items()))
-    print(f"kerascnn: run directory {result.run_dir}  {summary}")
-    page = os.path.join(result.run_dir, "report", "report.html")
-    if not args.no_report and os.path.isfile(page):
-        print(f"kerascnn: run report {page}")
+    print_summary(result.run_dir, result.metrics, report=not args.no_report)
     return 1 if result.diverged else 0
+
+
+def print_summary(run_dir: str, metrics: dict, report: bool = True) -> None:
+    """The lines a run's command ends with: the run directory and its accuracies, then the
+    run report's page when there is one."""
+    from kerascnn.training.run import summary_line
+
+    print(summary_line(run_dir, metrics))
+    page = os.path.join(run_dir, "report", "report.html")
+    if report and os.path.isfile(page):
+        print(f"kerascnn: run report {page}")
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:

@@ -29,24 +29,13 @@ def _open_model(model_or_path) -> tuple[keras.Model, dict]:
 
 
 def _run_data(info: dict, data) -> dict | None:
-    """The `load` options of the run's own data when `data` is it (same path or name), else None.
+    """The `load` options of the run's own data when `data` is it (same name, or the same
+    file-system entry, given relative or absolute), else None. The run's `config.json` records
+    its data (`kerascnn.training.dataspec.DataSpec`)."""
+    from kerascnn.training.dataspec import DataSpec
 
-    The run's `config.json` records its data spec (`kerascnn.train`); a path counts as the same
-    when it is the same file-system entry, recorded either as given or absolute.
-    """
-    from kerascnn.training.rundir import recorded_data
-
-    source, options = recorded_data(info)
-    if source is None or not isinstance(data, (str, os.PathLike)):
-        return None
-    data = os.fspath(data)
-    if not os.path.exists(data):
-        return options if data == source else None
-    for candidate in (options.pop("path", None), source):
-        if isinstance(candidate, str) and os.path.exists(candidate) \
-                and os.path.samefile(candidate, data):
-            return options
-    return None
+    spec = DataSpec.from_config(info)
+    return spec.load_options() if spec is not None and spec.is_same(data) else None
 
 
 def _whole(data) -> str:
@@ -75,8 +64,6 @@ def _plan(data, info: dict, split, validation_split, seed) -> tuple[dict, dict]:
     if own is not None:  # The run's own data: the examples it held out, as it held them out.
         options = {k: own[k] for k in ("split", "validation_split", "seed", "data_dir")
                    if own.get(k) is not None}
-        if isinstance(options.get("split"), list):  # JSON has no tuples.
-            options["split"] = tuple(options["split"])
         if seed is not None:
             options["seed"] = seed
         share = options.get("validation_split", 0.1)
@@ -135,7 +122,7 @@ def evaluate(model_or_path, data, *, crops: str = "center", batch_size: int = 32
         validation.check_positive_int(seed, "seed", minimum=0)
     model, info = _open_model(model_or_path)
     options, scored = _plan(data, info, split, validation_split, seed)
-    from kerascnn.training.fit import inference_model
+    from kerascnn.training.run import inference_model
 
     model = inference_model(model)
     shape = tuple(model.inputs[0].shape[1:])

@@ -145,9 +145,9 @@ def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: i
 
 
 def _first_conv_kernel(model) -> tuple[str, np.ndarray] | None:
-    from kerascnn.analysis import _leaf_layers
+    from kerascnn.geometry import leaf_layers
 
-    for name, layer in _leaf_layers(model):
+    for name, layer in leaf_layers(model):
         kernel = getattr(layer, "kernel", None)
         if kernel is not None and len(kernel.shape) == 4:
             return name, np.asarray(kernel)
@@ -201,33 +201,19 @@ def _evaluate(model, data: Any, batch_size: int, keep: int) -> dict:
 
 
 def _validation_data(config: dict, input_shape: tuple, batch_size: int):
-    """The validation split named by the run's data spec, reloaded through `kerascnn.data.load`.
+    """The validation split of the data the run's config records (`DataSpec.from_config`),
+    loaded again with the recorded options. In-memory data (arrays, datasets) cannot be reloaded
+    and must be passed in."""
+    from kerascnn.training.dataspec import DataSpec
 
-    The spec is `config["data"]`: a data name or path, or a dict holding it under "data", "name"
-    or "source" next to any other `load` arguments (split, validation_split, seed, normalization,
-    data_dir ...). In-memory data (arrays, datasets) cannot be reloaded and must be passed in.
-    """
-    import inspect
-
-    from kerascnn.data import load
-
-    from kerascnn.training.rundir import recorded_data
-
-    spec = config.get("data")
-    source, options = recorded_data(config)
-    if source is None:
+    spec = DataSpec.from_config(config)
+    if spec is None or not spec.reloadable:
         raise ValueError("The run's config names no data that can be reloaded (in-memory data "
                          "is not saved); pass data=(x, y) or a tf.data.Dataset. "
-                         f"Received: data={spec!r}")
-    # The absolute path, recorded since, finds a folder from any working directory.
-    source = options["path"] if os.path.exists(options.get("path") or "") else source
-    accepted = set(inspect.signature(load).parameters) - {"data", "input_shape", "batch_size",
-                                                          "augmentation", "verbose", "download"}
-    options = {k: (tuple(v) if isinstance(v, list) else v) for k, v in options.items() if k in accepted}
-    bundle = load(source, input_shape=tuple(input_shape), batch_size=batch_size, verbose=0,
-                  cache=False, **{k: v for k, v in options.items() if k != "cache"})
+                         f"Received: data={config.get('data')!r}")
+    bundle = spec.load(input_shape=input_shape, batch_size=batch_size, verbose=0, cache=False)
     if bundle.validation is None:
-        raise ValueError(f"The run's data has no validation split. Received: data={spec!r}")
+        raise ValueError(f"The run's data has no validation split. Received: data={spec.source!r}")
     return bundle.validation, bundle.class_names
 
 

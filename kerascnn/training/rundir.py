@@ -19,7 +19,7 @@ import os
 import time
 
 __all__ = ["CONFIG_FILE", "fingerprint", "read_config", "write_config", "resolve_run_dir",
-           "read_history", "recorded_data", "write_report", "export_target", "export_model"]
+           "read_history", "write_report", "export_target", "export_model"]
 
 CONFIG_FILE = "config.json"
 DEFAULT_ROOT = "runs"
@@ -118,23 +118,6 @@ def read_history(path: str) -> dict:
     if not os.path.isfile(path):
         return {}
     return {k: [float(x) for x in v] for k, v in read_history(path).items()}
-
-
-def recorded_data(config: dict) -> tuple[str | None, dict]:
-    """`(source, options)` of the data a run's config records: the data name or path, and the
-    other `kerascnn.data.load` arguments it was loaded with (plus "path", the absolute path).
-
-    The spec is `config["data"]`: a name or path, or a dict holding it under "data", "name" or
-    "source". In-memory data (arrays, datasets) is not recorded: the source is then None.
-    """
-    spec = config.get("data")
-    if isinstance(spec, str):
-        return spec, {}
-    options = dict(spec) if isinstance(spec, dict) else {}
-    for key in ("data", "name", "source"):
-        if isinstance(options.get(key), str):
-            return options.pop(key), options
-    return None, options
 
 
 def write_report(run_dir: str, validation_data, quiet: bool) -> str | None:

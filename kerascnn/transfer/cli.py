@@ -46,6 +46,10 @@ def _run_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verbosity(text: str):
+    return text if text == "auto" else int(text)
+
+
 def _freeze_until(text: str):
     return int(text) if text.isdigit() else text
 
@@ -60,32 +64,26 @@ def _starting_point(source: str):
 
 
 def _run_finetune(args: argparse.Namespace) -> int:
-    from kerascnn.transfer.finetune import fine_tune
+    from kerascnn.training.cli import print_summary
+    from kerascnn.transfer.finetune import execute, plan_fine_tune
 
     build_kwargs = {"input_shape": args.input_shape} if args.input_shape else None
-    if args.run_dir is None:
-        stem = os.path.splitext(os.path.basename(os.path.normpath(args.model)))[0]
-        args.run_dir = os.path.join("runs", f"finetune-{stem}-{time.strftime('%Y%m%d-%H%M%S')}")
-    model = fine_tune(
+    stem = os.path.splitext(os.path.basename(os.path.normpath(args.model)))[0]
+    run_plan = plan_fine_tune(
         _starting_point(args.model), args.data, weights=args.weights,
         freeze_until=_freeze_until(args.freeze_until), head_epochs=args.head_epochs,
         epochs=args.epochs, learning_rate=args.learning_rate, optimizer=args.optimizer,
         head_factor=args.head_factor, batch_size=args.batch_size,
         validation_split=args.validation_split, augmentation=args.augmentation,
         recipe=args.recipe, run_dir=args.run_dir, verbose=args.verbose, build_kwargs=build_kwargs,
-        report=not args.no_report,
+        report=not args.no_report, export=args.export, run_name=f"finetune-{stem}",
+        seed=args.seed,
     )
-    if args.export:
-        from kerascnn.saving import export, load_source
-
-        _, info = load_source(args.run_dir)
-        print(export(model, args.export, class_names=info.get("class_names"),
-                     normalization=info.get("normalization", "unit")))
-    print(args.run_dir)
-    page = os.path.join(args.run_dir, "report", "report.html")
-    if not args.no_report and os.path.isfile(page):
-        print(page)
-    return 0
+    outcome = execute(run_plan)
+    if outcome.export_path and run_plan.verbose == 0:
+        print(f"kerascnn: exported to {outcome.export_path}")
+    print_summary(outcome.run_dir, outcome.metrics, report=not args.no_report)
+    return 1 if outcome.diverged else 0
 
 
 def _finetune_command(commands) -> None:
@@ -117,10 +115,12 @@ def _finetune_command(commands) -> None:
     tuning.add_argument("--recipe", choices=list_recipes(),
                         help="add this recipe's regularizers: label smoothing, mixup/cutmix, "
                              "RandAugment, random erasing, clipping (e.g. small_data)")
-    tuning.add_argument("--run-dir", help="where model.keras, config.json and history.json go "
-                        "(default: runs/finetune-<model>-<time>)")
+    tuning.add_argument("--run-dir", help="run directory (default runs/finetune-MODEL-TIMESTAMP, "
+                        "or the unfinished run of the same command, which is resumed)")
+    tuning.add_argument("--seed", type=int, default=0, help="seed of the split and the run (0)")
     tuning.add_argument("--export", help="also export for serving to this directory")
-    tuning.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
+    tuning.add_argument("--verbose", type=_verbosity, default="auto",
+                        help="auto, 0, 1 (progress bar) or 2 (a line per epoch)")
     tuning.add_argument("--no-report", action="store_true",
                         help="skip the run report at the end (see `kerascnn report`)")
     tuning.set_defaults(run=_run_finetune)

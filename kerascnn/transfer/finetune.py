@@ -6,32 +6,28 @@
    rate ("Lower learning rate when finetuning; 1/10 of original LR is good starting point"), the
    early groups staying frozen.
 
-Freezing is by block group; frozen batch-norm layers run in inference mode, so their statistics
-and every frozen weight leave training bit-identical. Phase 2's rates live in one optimizer
+Both phases are epochs of one run (`kerascnn.training.run`), which writes the same run directory
+as `kerascnn.train` and resumes the same way. Freezing is by block group; frozen batch-norm layers
+run in inference mode, so their statistics and every frozen weight leave training bit-identical. Phase 2's rates live in one optimizer
 (`GroupLearningRates`), so the head may keep the base rate or the groups may follow a layer-wise
 decay, and the whole thing saves with the model.
 """
 
 from __future__ import annotations
 
-import json
-import os
+import dataclasses
+from types import MappingProxyType
 
 import keras
 
 from kerascnn import validation
-from kerascnn.transfer.freezing import freeze, replace_head, trainable_groups_for
-from kerascnn.transfer.optimizers import GroupLearningRates, layerwise_decay
+from kerascnn.transfer.freezing import backbone_groups, trainable_groups_for
+from kerascnn.transfer.optimizers import layerwise_decay
 
-__all__ = ["fine_tune", "prepare_data"]
+__all__ = ["fine_tune", "plan_fine_tune", "prepare_data"]
 
 OPTIMIZERS = ("sgd", "adam")
-
-
-def _base_optimizer(name: str, learning_rate: float, momentum: float, clip_norm=None):
-    if name == "sgd":
-        return keras.optimizers.SGD(learning_rate, momentum=momentum, global_clipnorm=clip_norm)
-    return keras.optimizers.Adam(learning_rate, global_clipnorm=clip_norm)
+_NOTES = "CS5242 lecture notes, transfer learning (after cs231n)"
 
 
 def prepare_data(data, input_shape, *, batch_size=32, normalization="unit", augmentation=None,
@@ -60,21 +56,6 @@ def _regularizing_recipe(recipe):
             f"(recipe.replace(ema_decay=0)). Received: recipe={recipe.name!r} with "
             f"ema_decay={recipe.ema_decay}")
     return recipe
-
-
-def _training_data(bundle, recipe, seed: int, epochs: int):
-    """(train, validation, callbacks): the bundle's batches with the recipe's one-hot labels,
-    mixup and cutmix."""
-    if recipe is None:
-        return bundle.train, bundle.validation, []
-    from kerascnn.training import compiling
-
-    transform, callbacks = compiling.batch_transform(recipe, bundle.num_classes, seed, epochs)
-    train = bundle.train if transform is None else bundle.train.map(transform)
-    one_hot = bundle.num_classes if recipe.soft_labels else None
-    names = [compiling.MAIN_OUTPUT]
-    return (compiling.for_outputs(train, names, one_hot),
-            compiling.for_outputs(bundle.validation, names, one_hot), callbacks)
 
 
 def _weights_normalization(model_or_name, weights) -> str:
@@ -109,38 +90,6 @@ def _starting_model(model_or_name, weights, build_kwargs) -> keras.Model:
     return copy
 
 
-def _fit(model, optimizer, bundle, data, epochs, callbacks, verbose, jit_compile, recipe):
-    import tensorflow as tf
-
-    from kerascnn.training.xla import resolve_jit_compile
-
-    steps = epochs * max(1, -(-bundle.train_examples // _batch_size(bundle)))
-    jit = resolve_jit_compile(jit_compile, model, tf.distribute.get_strategy(), steps=steps)
-    if recipe is None:
-        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy"], jit_compile=jit)
-    else:
-        from kerascnn.training.compiling import compile_model
-
-        compile_model(model, recipe, optimizer, bundle.num_classes, jit)
-    train, validation, data_callbacks = data
-    # The pipeline shuffles; Keras's own shuffle does not apply to datasets.
-    history = model.fit(train, validation_data=validation, epochs=epochs,
-                        callbacks=[*data_callbacks, *callbacks], verbose=verbose, shuffle=False)
-    return history.history
-
-
-def _batch_size(bundle) -> int:
-    size = bundle.train.element_spec[0].shape[0]
-    return int(size) if size else 32
-
-
-def _check_rate(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise ValueError(f"{name} must be a positive number. Received: {name}={value!r}")
-    return float(value)
-
-
 def fine_tune(
     model_or_name,
     data,
@@ -163,7 +112,7 @@ def fine_tune(
     run_dir: str | None = None,
     callbacks=(),
     seed: int = 0,
-    verbose: int = 1,
+    verbose="auto",
     jit_compile="auto",
     build_kwargs: dict | None = None,
     report: bool = True,
@@ -201,109 +150,150 @@ def fine_tune(
             phases add: label smoothing, mixup and cutmix, RandAugment / TrivialAugment, random
             erasing and gradient clipping ("small_data" for a few hundred images). Its optimizer,
             schedule and epochs do not apply: the phases above set those.
-        run_dir: If given, writes `model.keras`, `config.json` (class names, normalization, the
-            data spec, the plan), `history.json` and the run report (`report/report.html`) there.
+        run_dir: If given, the run directory, as `kerascnn.train` writes it (see
+            `kerascnn.training.rundir`): `config.json` (class names, normalization, the data spec,
+            the plan), `history.csv` with the epochs of both phases, best/last checkpoints,
+            TensorBoard logs, the run report (`report/report.html`), and `model.keras` (the
+            final model) and `history.json` (the history by phase). An unfinished run of the
+            same configuration there is resumed. Default None: a temporary directory, removed
+            at the end.
         callbacks: Extra Keras callbacks for both phases.
-        verbose: Keras verbosity (default 1: progress bars).
+        verbose: "auto" (default: progress bars on a terminal, one line per epoch in a log
+            file), 0, 1 or 2.
         jit_compile: "auto" (XLA where `kerascnn.training.xla` measured it to pay off: GPUs, and
             long runs of small CPU models), True or False.
         build_kwargs: Extra `kerascnn.build` arguments for a model given by name.
         report: bool, default True: with `run_dir`, write the run report (`kerascnn.report`).
+
+    Both phases are epochs of one `kerascnn.training.run.Run` (`plan_fine_tune` decides them):
+    phase 1 is epochs 1 to `head_epochs`, phase 2 the ones after.
 
     Returns:
         The fine-tuned `keras.Model` (compiled, with `GroupLearningRates` after phase 2).
 
     Raises:
         ValueError: For invalid arguments (an unknown group lists the model's groups).
-        FileExistsError: If `run_dir` already holds a fine-tuned model.
+        FileExistsError: If `run_dir` holds a finished run.
     """
-    validation.check_positive_int(head_epochs, "head_epochs", minimum=0)
-    validation.check_positive_int(epochs, "epochs", minimum=0)
-    validation.check_choice(optimizer, "optimizer", OPTIMIZERS)
-    learning_rate = _check_rate(learning_rate, "learning_rate")
-    head_factor = _check_rate(head_factor, "head_factor")
-    block_factor = _check_rate(block_factor, "block_factor")
-    if layer_decay is not None:
-        _check_rate(layer_decay, "layer_decay")
-    if run_dir is not None and os.path.exists(os.path.join(run_dir, "model.keras")):
-        raise FileExistsError(
-            f"run_dir already holds a fine-tuned model; choose another directory. "
-            f"Received: run_dir={run_dir!r}"
-        )
-    recipe = _regularizing_recipe(recipe)
-    model = _starting_model(model_or_name, weights, build_kwargs)
-    if normalization is None:
-        normalization = _weights_normalization(model_or_name, weights)
-    trainable = trainable_groups_for(model, freeze_until)  # Fail on a bad group before any work.
-    image_transform = None
-    if recipe is not None:
-        from kerascnn.training.compiling import image_transform as recipe_image_transform
+    return execute(plan_fine_tune(
+        model_or_name, data, freeze_until=freeze_until, weights=weights, head_epochs=head_epochs,
+        epochs=epochs, learning_rate=learning_rate, optimizer=optimizer, momentum=momentum,
+        head_factor=head_factor, block_factor=block_factor, layer_decay=layer_decay,
+        batch_size=batch_size, normalization=normalization, augmentation=augmentation,
+        recipe=recipe, validation_split=validation_split, run_dir=run_dir, callbacks=callbacks,
+        seed=seed, verbose=verbose, jit_compile=jit_compile, build_kwargs=build_kwargs,
+        report=report)).model
 
-        image_transform = recipe_image_transform(recipe, seed)
-    bundle = prepare_data(data, model.inputs[0].shape[1:], batch_size=batch_size,
-                          normalization=normalization, augmentation=augmentation,
-                          validation_split=validation_split, seed=seed,
-                          image_transform=image_transform)
-    keras.utils.set_random_seed(seed)
-    model = replace_head(model, bundle.num_classes)
-    clip_norm = recipe.clip_norm if recipe is not None else None
-    histories = {}
-    if head_epochs:
-        frozen = freeze(model, [])
-        histories["head"] = _fit(
-            model, _base_optimizer(optimizer, learning_rate, momentum, clip_norm), bundle,
-            _training_data(bundle, recipe, seed, head_epochs), head_epochs, callbacks, verbose,
-            jit_compile, recipe)
+
+def execute(run_plan):
+    """Runs a plan of `plan_fine_tune` (or `kerascnn.training.plan`); returns its `RunOutcome`."""
+    from kerascnn.training.run import Run
+
+    return Run(run_plan).execute()
+
+
+def _run_recipe(recipe, optimizer, learning_rate, momentum, batch_size, epochs):
+    """The recipe a fine-tuning run compiles with: `recipe`'s regularizers (or none) with the
+    phases' optimizer at a constant rate and no weight decay of its own."""
+    from kerascnn.training.recipe import Recipe
+
+    fixed = {"learning_rate": learning_rate, "batch_size": batch_size, "schedule": "constant",
+             "optimizer": optimizer, "momentum": momentum, "nesterov": False,
+             "weight_decay": 0.0, "warmup_epochs": 0.0, "min_steps": 0}
+    if recipe is not None:
+        return recipe.replace(**fixed)
+    return Recipe(name="fine_tune", paper=_NOTES, epochs=max(1, epochs), **fixed)
+
+
+def _phases(model, trainable, head_epochs, epochs, learning_rate, head_factor, block_factor,
+            layer_decay) -> tuple:
+    from kerascnn.training.plan import Phase
+
+    phases = [Phase("head", head_epochs, learning_rate, trainable=())] if head_epochs else []
     if epochs and trainable:
-        frozen = freeze(model, trainable)
         if layer_decay is not None:
             decay = layerwise_decay(model, layer_decay, head=head_factor)
             multipliers = {g: decay[g] for g in (*trainable, "head")}
         else:
             multipliers = {"head": head_factor, **{g: block_factor for g in trainable}}
-        grouped = GroupLearningRates(
-            _base_optimizer(optimizer, learning_rate, momentum, clip_norm), multipliers,
-            default_multiplier=0.0)
-        histories["fine_tune"] = _fit(model, grouped, bundle,
-                                      _training_data(bundle, recipe, seed, epochs), epochs,
-                                      callbacks, verbose, jit_compile, recipe)
+        phases.append(Phase("fine_tune", epochs, learning_rate, trainable=tuple(trainable),
+                            multipliers=tuple(multipliers.items())))
+    return tuple(phases)
+
+
+def plan_fine_tune(model_or_name, data, *, freeze_until=1, weights=None, head_epochs=5, epochs=5,
+                   learning_rate=0.01, optimizer="sgd", momentum=0.9, head_factor=0.1,
+                   block_factor=0.1, layer_decay=None, batch_size=32, normalization=None,
+                   augmentation=None, recipe=None, validation_split=0.1, run_dir=None,
+                   callbacks=(), seed=0, verbose="auto", jit_compile="auto", build_kwargs=None,
+                   report=True, export=None, run_name=None):
+    """The `TrainPlan` of `fine_tune` with the same arguments (see there), checked before any
+    image is read: the starting model is built (or copied) to check `freeze_until` against its
+    groups. Both phases are epochs of one run.
+
+    Args:
+        export: As for `kerascnn.train`: export the fine-tuned model for serving at the end.
+        run_name: With `run_dir=None`, run in `runs/<run_name>-<time>` (or resume the newest
+            unfinished run of the same configuration there) instead of a temporary directory.
+
+    Raises:
+        ValueError: For invalid arguments; FileExistsError: if `run_dir` holds a finished run.
+    """
+    from kerascnn.training import plan as planning
+    from kerascnn.training.dataspec import DataSpec
+    from kerascnn.training.strategy import resolve_strategy
+
+    validation.check_positive_int(head_epochs, "head_epochs", minimum=0)
+    validation.check_positive_int(epochs, "epochs", minimum=0)
+    validation.check_positive_int(batch_size, "batch_size")
+    validation.check_positive_int(seed, "seed", minimum=0)
+    validation.check_fraction(validation_split, "validation_split")
+    validation.check_choice(optimizer, "optimizer", OPTIMIZERS)
+    validation.check_choice(jit_compile, "jit_compile", ("auto", True, False))
+    verbose = planning.resolve_verbose(verbose)
+    learning_rate = planning.check_rate(learning_rate, "learning_rate")
+    head_factor = planning.check_rate(head_factor, "head_factor")
+    block_factor = planning.check_rate(block_factor, "block_factor")
+    if layer_decay is not None:
+        planning.check_rate(layer_decay, "layer_decay")
+    recipe = _regularizing_recipe(recipe)
+    model = _starting_model(model_or_name, weights, build_kwargs)
+    if normalization is None:
+        normalization = _weights_normalization(model_or_name, weights)
+    trainable = trainable_groups_for(model, freeze_until)  # Fail on a bad group before any work.
+    phases = _phases(model, trainable, head_epochs, epochs, learning_rate, head_factor,
+                     block_factor, layer_decay)
+    final = phases[-1].trainable if phases else ()
+    family = None
+    if isinstance(model_or_name, str):
+        from kerascnn.registry import get_entry
+
+        family = get_entry(model_or_name).family
+    spec = planning.ModelSpec(model.name, family, tuple(model.inputs[0].shape[1:]), given=model,
+                              new_head=True)
+    details = {"freeze_until": freeze_until, "trainable_groups": list(trainable),
+               "frozen_groups": [g for g in backbone_groups(model) if g not in final],
+               "learning_rate": learning_rate, "optimizer": optimizer, "momentum": momentum,
+               "head_epochs": head_epochs, "fine_tune_epochs": epochs,
+               "head_factor": head_factor, "block_factor": block_factor,
+               "layer_decay": layer_decay, "weights": weights if isinstance(weights, str) else None,
+               "phases": [{"name": p.name, "epochs": p.epochs,
+                           "multipliers": dict(p.multipliers)} for p in phases]}
+    draft = planning.TrainPlan(
+        task="fine_tune", model=spec,
+        data=DataSpec.of(data, validation_split=validation_split, seed=seed,
+                         normalization=normalization),
+        recipe=_run_recipe(recipe, optimizer, learning_rate, momentum, batch_size,
+                           head_epochs + epochs),
+        phases=phases, batch_size=batch_size, passes_per_epoch=1, augmentation=augmentation,
+        seed=seed, strategy=resolve_strategy("default"), jit_compile=jit_compile,
+        steps_per_execution=1, verbose=verbose, run_dir=None, write_dir=None, resume=False,
+        cluster=None, export_dir=None, report=report, callbacks=tuple(callbacks or ()),
+        details=MappingProxyType(details))
+    if run_dir is None and run_name is None:
+        placed = draft
     else:
-        frozen = freeze(model, [])
-    if run_dir is not None:
-        _write_run(run_dir, model, bundle, histories, {
-            "task": "fine_tune", "freeze_until": freeze_until, "trainable_groups": trainable,
-            "frozen_groups": frozen, "learning_rate": learning_rate, "optimizer": optimizer,
-            "head_epochs": head_epochs, "epochs": epochs, "head_factor": head_factor,
-            "block_factor": block_factor, "layer_decay": layer_decay,
-            "recipe": recipe.to_dict() if recipe is not None else None,
-            "data": _data_spec(data, validation_split, seed),
-        })
-        if report:
-            from kerascnn.training.rundir import write_report
+        placed = planning.place(draft, run_dir, run_name or f"finetune-{model.name}")
+    from kerascnn.training.rundir import export_target
 
-            write_report(run_dir, bundle.validation, quiet=verbose == 0)
-    return model
-
-
-def _data_spec(data, validation_split: float, seed: int) -> dict | None:
-    """How `data` can be reloaded (by the report and `kerascnn.evaluate`), when it is a name or
-    a path; in-memory data cannot."""
-    if not isinstance(data, (str, os.PathLike)):
-        return None
-    spec = {"data": os.fspath(data), "validation_split": validation_split, "seed": seed}
-    if os.path.exists(spec["data"]):
-        spec["path"] = os.path.abspath(spec["data"])
-    return spec
-
-
-def _write_run(run_dir, model, bundle, histories, config) -> None:
-    os.makedirs(run_dir, exist_ok=True)
-    model.save(os.path.join(run_dir, "model.keras"))
-    config = {**config, "model": model.name, "class_names": list(bundle.class_names),
-              "normalization": bundle.normalization,
-              "input_shape": list(model.inputs[0].shape[1:])}
-    with open(os.path.join(run_dir, "config.json"), "w") as f:
-        json.dump(config, f, indent=2, default=repr)
-    with open(os.path.join(run_dir, "history.json"), "w") as f:
-        json.dump({phase: {k: [float(v) for v in vs] for k, vs in h.items()}
-                   for phase, h in histories.items()}, f, indent=2)
+    return dataclasses.replace(placed, export_dir=export_target(export, model.name))

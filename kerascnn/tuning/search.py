@@ -260,9 +260,9 @@ def tune(name: str, data, *, tuner: str = "random", max_trials: int = 10, epochs
         space["variant"] = ("choice", (name, *variants[1]))  # Never search around the asked model.
     input_shape = tuple(input_shape or entry.default_input_shape)
     if len(input_shape) != 3:  # Flat-input families (MLP) train on images they flatten.
-        from kerascnn.training.fit import _flat_as_image
+        from kerascnn.training.plan import flat_as_image
 
-        input_shape = _flat_as_image(input_shape)
+        input_shape = flat_as_image(input_shape)
     bundle = load(data, input_shape=input_shape, verbose=0, seed=seed)
     config = {"model": name, "family": entry.family, "tuner": tuner, "max_trials": max_trials,
               "epochs": epochs, "objective": objective, "input_shape": list(input_shape),
