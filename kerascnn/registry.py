@@ -1,7 +1,7 @@
 """The model registry: every architecture is built by name.
 
-`register_model` attaches a name (and that variant's default arguments) to a family builder;
-`build(name, **kwargs)` validates the common arguments in one place, refuses inputs below the
+`register_family` registers a family's variants from its spec table (name, default arguments,
+input shape, a one-line description of its own) on the family's builder; `build(name, **kwargs)` validates the common arguments in one place, refuses inputs below the
 architecture's computed minimum size, and calls the builder. Several names may share one builder —
 variants differ in data (`resnet18`, `resnet50` -> one ResNet builder), not in copied code.
 """
@@ -13,13 +13,15 @@ import difflib
 import fnmatch
 import os
 import random
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import keras
 
-from kerascnn import validation, weight_sources
+from kerascnn import geometry, validation, weight_sources
+from kerascnn.specs.variant import Variant, variant
 
-__all__ = ["ModelEntry", "register_model", "build", "list_models", "get_entry", "minimum_input_size"]
+__all__ = ["ModelEntry", "register_family", "register_model", "build", "list_models", "get_entry",
+           "minimum_input_size"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,6 +34,7 @@ class ModelEntry:
         family: Family name (`"resnet"`), shared by every variant of one builder.
         defaults: This variant's default keyword arguments (`{"depth": 50}`).
         default_input_shape: The paper's input shape, `(H, W, C)` or `(D,)` for flat inputs.
+        description: The variant's own line for `kerascnn list`.
     """
 
     name: str
@@ -39,6 +42,7 @@ class ModelEntry:
     family: str
     defaults: dict
     default_input_shape: tuple
+    description: str = ""
 
     @property
     def weights(self) -> tuple:
@@ -52,7 +56,9 @@ class ModelEntry:
 
     @property
     def summary_line(self) -> str:
-        """The first line of the builder's docstring."""
+        """The variant's description, else the first line of the builder's docstring."""
+        if self.description:
+            return self.description
         doc = (self.builder.__doc__ or "").strip()
         return doc.splitlines()[0] if doc else ""
 
@@ -61,42 +67,60 @@ _REGISTRY: dict[str, ModelEntry] = {}
 _MINIMUM_SIZE_CACHE: dict[tuple, tuple[int, int]] = {}
 
 
-def register_model(
-    name: str,
-    *,
+def register_family(
     family: str,
-    input_shape: tuple,
-    **defaults: Any,
+    variants: Mapping[str, Variant],
+    *,
+    input_shape: tuple | None = None,
+    **shared: Any,
 ) -> Callable:
-    """Registers `name` for the decorated builder; decorators stack to register several variants.
+    """Registers every variant of a family's spec table on the decorated builder.
+
+    Decorators stack, so one builder can serve several families (`resnet`, `resnext`,
+    `wide_resnet` are registrations on the ImageNet ResNet builder).
 
     Args:
-        name: Registered name; lower case, unique across the package.
-        family: Family name shared by every variant of the builder.
-        input_shape: The variant's default (paper) input shape.
-        **defaults: Variant-specific default arguments passed to the builder.
+        family: Family name shared by these variants.
+        variants: `{name: Variant}`, the family's table in `kerascnn.specs`.
+        input_shape: The variants' default (paper) input shape, unless a variant names its own.
+        **shared: Default arguments common to these variants; a variant's options override them.
 
     Raises:
-        ValueError: If `name` is already registered.
+        ValueError: If a name is already registered, or a variant has no input shape.
     """
 
     def decorator(builder: Callable) -> Callable:
-        if name in _REGISTRY:
-            raise ValueError(
-                f"A model named '{name}' is already registered "
-                f"(by {_REGISTRY[name].builder.__module__}.{_REGISTRY[name].builder.__name__}). "
-                f"Received: name={name!r}"
-            )
-        _REGISTRY[name] = ModelEntry(
-            name=name,
-            builder=builder,
-            family=family,
-            defaults=dict(defaults),
-            default_input_shape=tuple(input_shape),
-        )
+        for name, row in variants.items():
+            shape = row.input_shape or input_shape
+            if shape is None:
+                raise ValueError(f"Variant {name!r} of family {family!r} needs an input_shape. "
+                                 f"Received: input_shape=None")
+            _add(ModelEntry(name=name, builder=builder, family=family,
+                            defaults={**shared, **row.options},
+                            default_input_shape=tuple(shape), description=row.description))
         return builder
 
     return decorator
+
+
+def register_model(name: str, *, family: str, input_shape: tuple, description: str = "",
+                   **defaults: Any) -> Callable:
+    """Registers one name on the decorated builder: `register_family` with a one-row table.
+
+    For models defined outside kerascnn; the package's own families declare tables.
+    """
+    return register_family(family, {name: variant(description, **defaults)},
+                           input_shape=input_shape)
+
+
+def _add(entry: ModelEntry) -> None:
+    if entry.name in _REGISTRY:
+        previous = _REGISTRY[entry.name].builder
+        raise ValueError(
+            f"A model named '{entry.name}' is already registered "
+            f"(by {previous.__module__}.{previous.__name__}). Received: name={entry.name!r}"
+        )
+    _REGISTRY[entry.name] = entry
 
 
 def _ensure_models_imported() -> None:
@@ -159,14 +183,12 @@ def minimum_input_size(name: str, /, **kwargs: Any) -> tuple[int, int]:
 
     The model is built once without its head on an input of unknown size, and the strides,
     kernel sizes and paddings of its layers are propagated through the graph
-    (`kerascnn.analysis.minimum_spatial_size`). Results are cached per name and family options.
+    (`kerascnn.geometry.minimum_spatial_size`). Results are cached per name and family options.
 
     Args:
         name: A registered model name.
         **kwargs: Family options that change the graph (`depth=50`, `aux_logits=True` ...).
     """
-    from kerascnn import analysis
-
     entry = get_entry(name)
     if not entry.spatial:
         raise ValueError(f"Model {name!r} takes flat inputs and has no minimum spatial size.")
@@ -192,7 +214,7 @@ def minimum_input_size(name: str, /, **kwargs: Any) -> tuple[int, int]:
                 )
         finally:
             random.setstate(random_state)
-        _MINIMUM_SIZE_CACHE[key] = analysis.minimum_spatial_size(probe)
+        _MINIMUM_SIZE_CACHE[key] = geometry.minimum_spatial_size(probe)
     return _MINIMUM_SIZE_CACHE[key]
 
 

@@ -85,7 +85,7 @@ def load(path, safe_mode: bool = True, compile: bool = True) -> keras.Model:
             "stored Python code would run on load. If you trust the file, pass safe_mode=False. "
             f"Received: safe_mode={safe_mode!r}"
         )
-    import kerascnn.transfer.optimizers  # noqa: F401  (registers the per-group optimizer)
+    import kerascnn.group_learning_rates  # noqa: F401  (registers the per-group optimizer)
 
     return keras.saving.load_model(file, safe_mode=safe_mode, compile=compile)
 

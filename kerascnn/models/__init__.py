@@ -1,5 +1,5 @@
 """One builder per family. Importing this package imports every family module in it, which runs
-their `register_model` decorators: adding a family is adding a module here."""
+their `register_family` decorators: adding a family is adding a module here."""
 
 import importlib
 import pkgutil

@@ -11,16 +11,13 @@ import keras
 from kerascnn import validation
 from kerascnn.heads import classifier_head
 from kerascnn.layers import Conv2D, LocalResponseNormalization
-from kerascnn.registry import register_model
+from kerascnn.registry import register_family
 from kerascnn.specs import alexnet as spec
 
 __all__ = ["alexnet"]
 
 
-@register_model("alexnet_onetower", family="alexnet", input_shape=(227, 227, 3), towers=1)
-@register_model("alexnet", family="alexnet", input_shape=(227, 227, 3), towers=2)
-@register_model("alexnet_torchvision", family="alexnet", input_shape=(224, 224, 3), towers=1,
-                layout="torchvision")
+@register_family("alexnet", spec.VARIANTS)
 def alexnet(
     num_classes: int = 1000,
     input_shape: tuple = (227, 227, 3),

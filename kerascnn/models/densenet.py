@@ -11,7 +11,7 @@ import keras
 from kerascnn import validation
 from kerascnn.blocks import dense
 from kerascnn.heads import classifier_head
-from kerascnn.registry import register_model
+from kerascnn.registry import register_family
 from kerascnn.specs import densenet as spec
 
 __all__ = ["densenet"]
@@ -58,18 +58,7 @@ def _stem(x, spec_: spec.DenseNetSpec):
     return keras.layers.MaxPooling2D(stem["pool"], strides=2, name="conv1_pool")(x)
 
 
-@register_model("densenet121", family="densenet", input_shape=(224, 224, 3),
-                depth=121)
-@register_model("densenet161", family="densenet", input_shape=(224, 224, 3), depth=161)
-@register_model("densenet169", family="densenet", input_shape=(224, 224, 3),
-                depth=169)
-@register_model("densenet201", family="densenet", input_shape=(224, 224, 3),
-                depth=201)
-@register_model("densenet264", family="densenet", input_shape=(224, 224, 3), depth=264)
-@register_model("densenet40_k12", family="densenet", input_shape=(32, 32, 3), num_classes=10,
-                stem="cifar", depth=40, growth_rate=12, bottleneck=False, compression=1.0)
-@register_model("densenet_bc100_k12", family="densenet", input_shape=(32, 32, 3), num_classes=10,
-                stem="cifar", depth=100, growth_rate=12, bottleneck=True, compression=0.5)
+@register_family("densenet", spec.VARIANTS, input_shape=(224, 224, 3))
 def densenet(
     num_classes: int = 1000,
     input_shape: tuple = (224, 224, 3),

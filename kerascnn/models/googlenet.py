@@ -13,7 +13,7 @@ from kerascnn.blocks.conv import conv_bn_act
 from kerascnn.blocks.inception import inception_module
 from kerascnn.heads import classifier_head, predictions
 from kerascnn.layers import LocalResponseNormalization
-from kerascnn.registry import register_model
+from kerascnn.registry import register_family
 from kerascnn.specs import googlenet as spec
 
 __all__ = ["googlenet", "inference_model"]
@@ -71,10 +71,7 @@ def _auxiliary(x, num_classes, classifier_activation, name):
     return predictions(x, num_classes, classifier_activation, name=f"{name}_predictions")
 
 
-@register_model("googlenet", family="googlenet", input_shape=(224, 224, 3))
-@register_model("googlenet_torchvision", family="googlenet", input_shape=(224, 224, 3),
-                layout="torchvision", padding="caffe",
-                dropout_rate=spec.TORCHVISION["dropout_rate"])
+@register_family("googlenet", spec.VARIANTS, input_shape=(224, 224, 3))
 def googlenet(
     num_classes: int = 1000,
     input_shape: tuple = (224, 224, 3),

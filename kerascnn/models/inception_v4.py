@@ -12,7 +12,7 @@ from kerascnn import validation
 from kerascnn.blocks.conv import conv_bn_act
 from kerascnn.blocks.inception import inception_resnet_block, multi_branch, pool
 from kerascnn.heads import classifier_head
-from kerascnn.registry import register_model
+from kerascnn.registry import register_family
 from kerascnn.specs import inception_v4 as spec
 
 __all__ = ["inception_v4"]
@@ -45,12 +45,7 @@ def _stage(x, stage, conv_options):
     return x
 
 
-@register_model("inception_resnet_v2", family="inception_v4", input_shape=(299, 299, 3),
-                variant="inception_resnet_v2")
-@register_model("inception_resnet_v1", family="inception_v4", input_shape=(299, 299, 3),
-                variant="inception_resnet_v1")
-@register_model("inception_v4", family="inception_v4", input_shape=(299, 299, 3),
-                variant="inception_v4")
+@register_family("inception_v4", spec.VARIANTS, input_shape=(299, 299, 3))
 def inception_v4(
     num_classes: int = 1000,
     input_shape: tuple = (299, 299, 3),

@@ -11,13 +11,13 @@ import numpy as np
 
 from kerascnn.heads import classifier_head
 from kerascnn.layers import EuclideanRBF, PartialConv2D, ScaledTanh, Subsampling
-from kerascnn.registry import register_model
+from kerascnn.registry import register_family
 from kerascnn.specs import lenet as spec
 
 __all__ = ["lenet5", "lenet5_1998", "rbf_prototypes"]
 
 
-@register_model("lenet5", family="lenet", input_shape=(32, 32, 1), num_classes=10)
+@register_family("lenet", spec.MODERN_VARIANTS, input_shape=(32, 32, 1), num_classes=10)
 def lenet5(
     num_classes: int = 10,
     input_shape: tuple = (32, 32, 1),
@@ -71,7 +71,7 @@ def rbf_prototypes(num_classes: int, units: int = 84, seed: int = 1998) -> np.nd
     return np.random.default_rng(seed).choice([-1.0, 1.0], size=(num_classes, units))
 
 
-@register_model("lenet5_1998", family="lenet", input_shape=(32, 32, 1), num_classes=10)
+@register_family("lenet", spec.PAPER_VARIANTS, input_shape=(32, 32, 1), num_classes=10)
 def lenet5_1998(
     num_classes: int = 10,
     input_shape: tuple = (32, 32, 1),

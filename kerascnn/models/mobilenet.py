@@ -13,7 +13,7 @@ from kerascnn import validation
 from kerascnn.blocks.conv import conv_bn_act
 from kerascnn.blocks.mobile import depthwise_separable
 from kerascnn.heads import classifier_head
-from kerascnn.registry import register_model
+from kerascnn.registry import register_family
 from kerascnn.specs import mobilenet as spec
 
 __all__ = ["mobilenet"]
@@ -46,7 +46,7 @@ def _top(x, num_classes, dropout_rate, classifier_activation):
                                    name="predictions")(x)
 
 
-@register_model("mobilenet", family="mobilenet", input_shape=(224, 224, 3))
+@register_family("mobilenet", spec.VARIANTS, input_shape=(224, 224, 3))
 def mobilenet(
     num_classes: int = 1000,
     input_shape: tuple = (224, 224, 3),

@@ -11,8 +11,7 @@ import keras
 from kerascnn.blocks.notes_residual import notes_conv2d, notes_residual_block
 from kerascnn.heads import classifier_head
 from kerascnn.layers.batch_norm import BatchNormalization
-from kerascnn.models.resnet_cifar import check_cifar_depth
-from kerascnn.registry import register_model
+from kerascnn.registry import register_family
 from kerascnn.specs import resnet as spec
 
 __all__ = ["notes_resnet"]
@@ -20,8 +19,7 @@ __all__ = ["notes_resnet"]
 _CIFAR = (32, 32, 3)
 
 
-@register_model("notes_resnet20", family="notes_resnet", input_shape=_CIFAR, num_classes=10,
-                depth=20)
+@register_family("notes_resnet", spec.NOTES_VARIANTS, input_shape=_CIFAR, num_classes=10)
 def notes_resnet(
     num_classes: int = 10,
     input_shape: tuple = _CIFAR,
@@ -55,7 +53,7 @@ def notes_resnet(
     Raises:
         ValueError: If `depth` is not 6n + 2.
     """
-    blocks = check_cifar_depth(depth)
+    blocks = spec.check_cifar_depth(depth)
     inputs = keras.Input(shape=input_shape, name="input")
     stem = spec.CIFAR_WIDTHS[0]
     x = notes_conv2d(inputs, input_shape[-1], stem, 3, 1, "SAME", False, name="conv1_conv")

@@ -13,7 +13,8 @@ import keras
 
 from kerascnn import validation
 from kerascnn.heads import predictions
-from kerascnn.registry import register_model
+from kerascnn.registry import register_family
+from kerascnn.specs import perceptron as spec
 
 __all__ = ["perceptron", "mlp"]
 
@@ -24,14 +25,7 @@ def _flat_input(input_shape: tuple):
     return inputs, x
 
 
-@register_model(
-    "perceptron", family="perceptron", input_shape=(784,), num_classes=1,
-    classifier_activation="sigmoid",
-)
-@register_model(
-    "single_layer", family="perceptron", input_shape=(4,), num_classes=3,
-    classifier_activation="relu",
-)
+@register_family("perceptron", spec.PERCEPTRON_VARIANTS)
 def perceptron(
     num_classes: int = 1,
     input_shape: tuple = (784,),
@@ -62,7 +56,7 @@ def perceptron(
     return keras.Model(inputs, x, name=name or "perceptron")
 
 
-@register_model("mlp", family="mlp", input_shape=(784,), num_classes=10)
+@register_family("mlp", spec.MLP_VARIANTS)
 def mlp(
     num_classes: int = 10,
     input_shape: tuple = (784,),

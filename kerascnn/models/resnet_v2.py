@@ -3,7 +3,8 @@
 K. He, X. Zhang, S. Ren, J. Sun, ECCV 2016 (arXiv:1603.05027): ImageNet networks in
 keras.applications' ResNetV2 layout (`resnet50v2`, `resnet101v2`, `resnet152v2`, weight-compatible
 with it) and the paper's CIFAR networks (`preact_resnet110`, `preact_resnet164`,
-`preact_resnet1001`).
+`preact_resnet1001`), whose builder also makes the CIFAR Wide ResNets (Zagoruyko & Komodakis
+2016, "Wide Residual Networks", BMVC 2016: `wrn28_10`, `wrn16_8`).
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ from kerascnn.blocks.preact import bn_relu, preact_block
 from kerascnn.blocks.residual import conv_bn
 from kerascnn.heads import classifier_head
 from kerascnn.layers.stochastic_depth import linear_drop_rates
-from kerascnn.models.resnet_cifar import check_cifar_depth
-from kerascnn.registry import register_model
+from kerascnn.registry import register_family
 from kerascnn.specs import resnet as spec
 
-__all__ = ["resnet_v2", "preact_resnet_cifar", "cifar_preact_network"]
+__all__ = ["resnet_v2", "preact_resnet_cifar"]
 
 _IMAGENET = (224, 224, 3)
 _CIFAR = (32, 32, 3)
@@ -33,10 +33,7 @@ def _head(x, *, include_top, pooling, num_classes, classifier_activation, inputs
     return keras.Model(inputs, x, name=name)
 
 
-@register_model("resnet50v2", family="resnet_v2", input_shape=_IMAGENET,
-                depth=50)
-@register_model("resnet101v2", family="resnet_v2", input_shape=_IMAGENET, depth=101)
-@register_model("resnet152v2", family="resnet_v2", input_shape=_IMAGENET, depth=152)
+@register_family("resnet_v2", spec.PREACT_IMAGENET_VARIANTS, input_shape=_IMAGENET)
 def resnet_v2(
     num_classes: int = 1000,
     input_shape: tuple = _IMAGENET,
@@ -98,51 +95,9 @@ def resnet_v2(
                  classifier_activation=classifier_activation, inputs=inputs, name=name)
 
 
-def cifar_preact_network(
-    *,
-    num_classes: int,
-    input_shape: tuple,
-    include_top: bool,
-    pooling,
-    classifier_activation,
-    name: str,
-    blocks: int,
-    widths: tuple,
-    bottleneck: bool,
-    stem_filters: int,
-    dropout_rate: float = 0.0,
-    drop_path_rate: float = 0.0,
-) -> keras.Model:
-    """The CIFAR pre-activation graph shared by `preact_resnet_cifar` and the Wide ResNets.
-
-    conv1 (3x3, `stem_filters`, no batch norm: the first unit's BN-ReLU follows it and feeds both
-    of its paths, the paper's appendix), three stages of `blocks` units with `widths`, the first
-    unit of the second and third stage striding by 2, then BN-ReLU and the head.
-    """
-    validation.check_fraction(drop_path_rate, "drop_path_rate")
-    validation.check_fraction(dropout_rate, "dropout_rate")
-    rates = iter(linear_drop_rates(drop_path_rate, 3 * blocks))
-    inputs = keras.Input(shape=input_shape, name="input")
-    x = conv_bn(inputs, stem_filters, 3, activation=None, batch_norm=False, name="conv1")
-    for stage, filters in enumerate(widths, start=2):
-        for index in range(1, blocks + 1):
-            strides = 2 if index == 1 and stage > 2 else 1
-            x = preact_block(x, filters, strides, bottleneck=bottleneck,
-                             preact_shortcut=stage == 2 and index == 1,
-                             dropout_rate=dropout_rate, drop_rate=next(rates),
-                             name=f"conv{stage}_block{index}")
-    return _head(x, include_top=include_top, pooling=pooling, num_classes=num_classes,
-                 classifier_activation=classifier_activation, inputs=inputs, name=name)
-
-
-def _register_cifar(builder):
-    for depth, bottleneck in spec.PREACT_CIFAR.items():
-        register_model(f"preact_resnet{depth}", family="preact_resnet", input_shape=_CIFAR,
-                       num_classes=10, depth=depth, bottleneck=bottleneck)(builder)
-    return builder
-
-
-@_register_cifar
+@register_family("preact_resnet", spec.PREACT_CIFAR_VARIANTS, input_shape=_CIFAR, num_classes=10)
+@register_family("wide_resnet", spec.WIDE_CIFAR_VARIANTS, input_shape=_CIFAR, num_classes=10,
+                 bottleneck=False, depth_rule="wrn")
 def preact_resnet_cifar(
     num_classes: int = 10,
     input_shape: tuple = _CIFAR,
@@ -152,16 +107,26 @@ def preact_resnet_cifar(
     name: str = "preact_resnet164",
     depth: int = 164,
     bottleneck: bool = True,
+    width: int = 1,
+    dropout_rate: float = 0.0,
     drop_path_rate: float = 0.0,
+    depth_rule: str = "he",
 ) -> keras.Model:
-    """Pre-activation ResNet for CIFAR (He et al. 2016, Tables 2-3 and section 5).
+    """Pre-activation ResNet for CIFAR (He et al. 2016, Tables 2-3 and section 5), and WRN-d-k.
 
-    conv1 (3x3, 16), three stages of pre-activation units on 32x32, 16x16 and 8x8 maps, BN-ReLU,
-    global average pooling and the classifier. Basic units (`preact_resnet110`, 6n + 2 layers,
-    16-32-64 channels) or bottleneck units (`preact_resnet164`, `preact_resnet1001`, 9n + 2
-    layers, 1x1-3x3-1x1 with 16-32-64 inner and 64-128-256 output channels). Shortcuts are
-    identities, with 1x1 projections where the shape changes (the authors' code); strides sit in
-    the 3x3 convolutions. Parameters: 1.7M, 1.7M and 10.2M, the paper's figures.
+    conv1 (3x3, 16, no batch norm: the first unit's BN-ReLU follows it and feeds both of its
+    paths, the paper's appendix), three stages of pre-activation units on 32x32, 16x16 and 8x8
+    maps (the first unit of the second and third stage strides by 2), BN-ReLU, global average
+    pooling and the classifier. Basic units (`preact_resnet110`, 6n + 2 layers, 16-32-64
+    channels) or bottleneck units (`preact_resnet164`, `preact_resnet1001`, 9n + 2 layers,
+    1x1-3x3-1x1 with 16-32-64 inner and 64-128-256 output channels). Shortcuts are identities,
+    with 1x1 projections where the shape changes (the authors' code); strides sit in the 3x3
+    convolutions. Parameters: 1.7M, 1.7M and 10.2M, the paper's figures.
+
+    The Wide ResNets for CIFAR (Zagoruyko & Komodakis 2016, Table 1) are this network with basic
+    units `width` times wider (16k, 32k, 64k channels), optional dropout between each unit's two
+    convolutions, and depth counted the paper's way, d = 6n + 4: `wrn28_10` has 36.5M parameters
+    and `wrn16_8` 11.0M, the paper's figures. Convolutions are bias-free, as in both papers' code.
 
     Args:
         num_classes: Number of classes (default 10).
@@ -170,24 +135,40 @@ def preact_resnet_cifar(
         pooling: With `include_top=False`: None, "avg" or "max".
         classifier_activation: Activation of `predictions` (None for logits).
         name: Model name.
-        depth: 6n + 2 for basic units, 9n + 2 for bottleneck units.
+        depth: Layers, counted by `depth_rule`.
         bottleneck: Bottleneck (default True) or basic units.
+        width: Widening factor k of the units' channels (default 1).
+        dropout_rate: Dropout between the two convolutions of each basic unit (WRN's 0.3 for
+            its "-dropout" rows; default 0).
         drop_path_rate: Stochastic-depth drop rate of the last unit, decaying linearly to the first
             (default 0).
+        depth_rule: "he" (default: 6n + 2 basic, 9n + 2 bottleneck) or "wrn" (6n + 4: Zagoruyko &
+            Komodakis also count two projection shortcuts).
 
     Returns:
         A `keras.Model`.
 
     Raises:
-        ValueError: If `depth` does not fit the unit type, or `drop_path_rate` is invalid.
+        ValueError: If `depth` does not fit the unit type and rule, or an option is invalid.
     """
     if not isinstance(bottleneck, bool):
         raise ValueError(f"bottleneck must be True or False. Received: bottleneck={bottleneck!r}")
-    blocks = check_cifar_depth(depth, layers_per_block=3 if bottleneck else 2)
-    widths = spec.CIFAR_WIDTHS
-    return cifar_preact_network(
-        num_classes=num_classes, input_shape=input_shape, include_top=include_top,
-        pooling=pooling, classifier_activation=classifier_activation, name=name, blocks=blocks,
-        widths=widths, bottleneck=bottleneck, stem_filters=spec.CIFAR_WIDTHS[0],
-        drop_path_rate=drop_path_rate,
-    )
+    validation.check_choice(depth_rule, "depth_rule", tuple(spec.CIFAR_DEPTH_RULES))
+    validation.check_positive_int(width, "width")
+    validation.check_fraction(drop_path_rate, "drop_path_rate")
+    validation.check_fraction(dropout_rate, "dropout_rate")
+    blocks = spec.check_cifar_depth(depth, layers_per_block=3 if bottleneck else 2,
+                                    extra_layers=spec.CIFAR_DEPTH_RULES[depth_rule])
+    rates = iter(linear_drop_rates(drop_path_rate, 3 * blocks))
+    inputs = keras.Input(shape=input_shape, name="input")
+    # 16 filters at any width: WRN widens the units, not the stem.
+    x = conv_bn(inputs, spec.CIFAR_WIDTHS[0], 3, activation=None, batch_norm=False, name="conv1")
+    for stage, filters in enumerate(spec.CIFAR_WIDTHS, start=2):
+        for index in range(1, blocks + 1):
+            strides = 2 if index == 1 and stage > 2 else 1
+            x = preact_block(x, filters * width, strides, bottleneck=bottleneck,
+                             preact_shortcut=stage == 2 and index == 1,
+                             dropout_rate=dropout_rate, drop_rate=next(rates),
+                             name=f"conv{stage}_block{index}")
+    return _head(x, include_top=include_top, pooling=pooling, num_classes=num_classes,
+                 classifier_activation=classifier_activation, inputs=inputs, name=name)

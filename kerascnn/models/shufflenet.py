@@ -15,7 +15,7 @@ from kerascnn import validation
 from kerascnn.blocks.conv import conv_bn_act
 from kerascnn.blocks.shuffle import shufflenet_unit, shufflenet_v2_unit
 from kerascnn.heads import classifier_head
-from kerascnn.registry import register_model
+from kerascnn.registry import register_family
 from kerascnn.specs import shufflenet as spec
 
 __all__ = ["shufflenet", "shufflenet_v2"]
@@ -47,11 +47,7 @@ def _v2_unit(x, filters, *, first, authors_layout, **options):
     return shufflenet_v2_unit(x, filters, left_filters=left, bn_epsilon=spec.BN_EPSILON, **options)
 
 
-@register_model("shufflenet_g1", family="shufflenet", input_shape=(224, 224, 3), groups=1)
-@register_model("shufflenet_g2", family="shufflenet", input_shape=(224, 224, 3), groups=2)
-@register_model("shufflenet_g3", family="shufflenet", input_shape=(224, 224, 3), groups=3)
-@register_model("shufflenet_g4", family="shufflenet", input_shape=(224, 224, 3), groups=4)
-@register_model("shufflenet_g8", family="shufflenet", input_shape=(224, 224, 3), groups=8)
+@register_family("shufflenet", spec.V1_VARIANTS, input_shape=(224, 224, 3))
 def shufflenet(
     num_classes: int = 1000,
     input_shape: tuple = (224, 224, 3),
@@ -104,10 +100,7 @@ def shufflenet(
     return keras.Model(inputs, x, name=name)
 
 
-@register_model("shufflenet_v2_x0_5", family="shufflenet_v2", input_shape=(224, 224, 3), scale=0.5)
-@register_model("shufflenet_v2_x1_0", family="shufflenet_v2", input_shape=(224, 224, 3), scale=1.0)
-@register_model("shufflenet_v2_x1_5", family="shufflenet_v2", input_shape=(224, 224, 3), scale=1.5)
-@register_model("shufflenet_v2_x2_0", family="shufflenet_v2", input_shape=(224, 224, 3), scale=2.0)
+@register_family("shufflenet_v2", spec.V2_VARIANTS, input_shape=(224, 224, 3))
 def shufflenet_v2(
     num_classes: int = 1000,
     input_shape: tuple = (224, 224, 3),

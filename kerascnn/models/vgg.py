@@ -12,20 +12,10 @@ import keras
 from kerascnn import validation
 from kerascnn.heads import classifier_head
 from kerascnn.layers import BatchNormalization, LocalResponseNormalization
-from kerascnn.registry import register_model
+from kerascnn.registry import register_family
 from kerascnn.specs import vgg as spec
 
 __all__ = ["vgg"]
-
-
-def _register(builder):
-    for name, config in spec.VARIANTS.items():
-        builder = register_model(name, family="vgg", input_shape=(224, 224, 3), config=config,
-                                 batch_norm=False)(builder)
-    for name, config in spec.BATCH_NORM_VARIANTS.items():
-        builder = register_model(name, family="vgg", input_shape=(224, 224, 3), config=config,
-                                 batch_norm=True)(builder)
-    return builder
 
 
 def _conv(x, filters, kernel, batch_norm, name):
@@ -38,7 +28,7 @@ def _conv(x, filters, kernel, batch_norm, name):
     return keras.layers.ReLU(name=f"{name}_relu")(x)
 
 
-@_register
+@register_family("vgg", spec.VARIANTS, input_shape=(224, 224, 3))
 def vgg(
     num_classes: int = 1000,
     input_shape: tuple = (224, 224, 3),

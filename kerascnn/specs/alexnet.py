@@ -8,6 +8,8 @@ and the fully connected layers see both halves.
 
 from typing import NamedTuple
 
+from kerascnn.specs.variant import variant
+
 
 class ConvLayer(NamedTuple):
     """One convolutional layer of figure 2 and what follows it."""
@@ -59,3 +61,14 @@ LRN_CONSTANTS = {"paper": LRN, "caffe": {"k": 1.0, "n": 5, "alpha": 1e-4 / 5, "b
 FULLY_CONNECTED = ("fc6", "fc7")
 FC_UNITS = 4096
 DROPOUT_RATE = 0.5
+
+_PAPER = "Krizhevsky et al. 2012"
+VARIANTS = {
+    "alexnet": variant(f"AlexNet as the paper trained it on two GPUs: grouped conv2/4/5 ({_PAPER})",
+                       input_shape=(227, 227, 3), towers=2),
+    "alexnet_onetower": variant(f"AlexNet on one device: ungrouped convolutions ({_PAPER})",
+                                input_shape=(227, 227, 3), towers=1),
+    "alexnet_torchvision": variant("AlexNet in torchvision's one-tower layout (64-192-384-256-256 "
+                                   "filters, no LRN) for its weights (Krizhevsky 2014)",
+                                   input_shape=(224, 224, 3), towers=1, layout="torchvision"),
+}

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from kerascnn.specs.variant import variant
+
 # ImageNet DenseNet-BC (Table 1; DenseNet-161 uses k = 48 and 96 initial maps, as in the authors'
 # code and torchvision). depth L = 2 * sum(layers) + 4: the stem convolution, three transition
 # convolutions and the classifier.
@@ -90,3 +92,18 @@ def cifar_spec(
     n = cifar_layers_per_block(depth, bottleneck)
     initial = 2 * growth_rate if bottleneck and compression < 1 else CIFAR_INITIAL_FEATURES
     return DenseNetSpec((n,) * CIFAR_BLOCKS, growth_rate, initial, bottleneck, compression, "cifar")
+
+_PAPER = "Huang et al. 2017"
+VARIANTS = {
+    **{f"densenet{depth}": variant(
+        f"DenseNet-{depth} (DenseNet-BC for ImageNet, k = {growth}): blocks of "
+        f"{'-'.join(map(str, layers))} layers ({_PAPER}, Table 1)", depth=depth)
+       for depth, (layers, growth, _) in IMAGENET.items()},
+    "densenet40_k12": variant(f"DenseNet (L = 40, k = 12) for CIFAR: no bottleneck or compression "
+                              f"({_PAPER}, Table 2)", input_shape=(32, 32, 3), num_classes=10,
+                              stem="cifar", depth=40, growth_rate=12, bottleneck=False,
+                              compression=1.0),
+    "densenet_bc100_k12": variant(f"DenseNet-BC (L = 100, k = 12) for CIFAR ({_PAPER}, Table 2)",
+                                  input_shape=(32, 32, 3), num_classes=10, stem="cifar", depth=100,
+                                  growth_rate=12, bottleneck=True, compression=0.5),
+}

@@ -6,6 +6,8 @@ The stem is conv1 (7x7/2, 64) -> max pool 3x3/2 -> LRN -> conv2 (1x1 64 "3x3 red
 average pooling 7x7, dropout 40% and a linear layer.
 """
 
+from kerascnn.specs.variant import variant
+
 # Table 1, one row per inception module: (#1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj).
 INCEPTION = {
     "inception3a": (64, 96, 128, 16, 32, 32),  # 28x28x256
@@ -50,3 +52,11 @@ AUX_LOSS_WEIGHTS = (1.0, 0.3, 0.3)  # main, aux1, aux2
 # by 3 and ceil-mode pooling, as `padding="caffe"` builds them.
 TORCHVISION = {"five_kernel": 3, "bn_epsilon": 1e-3, "pool_before_5a": 2, "dropout_rate": 0.2}
 LAYOUTS = ("paper", "torchvision")
+
+VARIANTS = {
+    "googlenet": variant("GoogLeNet, faithful to Table 1 and figure 3 (Szegedy et al. 2015)"),
+    "googlenet_torchvision": variant("GoogLeNet in torchvision's layout (3x3 for 5x5, batch norm) "
+                                     "for its weights (Szegedy et al. 2015)",
+                                     layout="torchvision", padding="caffe",
+                                     dropout_rate=TORCHVISION["dropout_rate"]),
+}

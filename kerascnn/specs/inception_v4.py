@@ -10,6 +10,8 @@ keras.applications port it) where the figures leave them open; parameter counts 
 
 from typing import NamedTuple
 
+from kerascnn.specs.variant import variant
+
 
 class Conv(NamedTuple):
     filters: int
@@ -172,3 +174,15 @@ NETWORKS = {
 
 # Figures 9 and 15: "Dropout (keep 0.8)" before the softmax.
 DROPOUT_RATE = 0.2
+
+_PAPER = "Szegedy et al. 2017"
+VARIANTS = {
+    "inception_v4": variant(f"Inception-v4: pure inception modules A, B, C (figure 9, {_PAPER})",
+                            variant="inception_v4"),
+    "inception_resnet_v1": variant(f"Inception-ResNet-v1: residual inception blocks, the cost of "
+                                   f"Inception-v3 (figure 15, {_PAPER})",
+                                   variant="inception_resnet_v1"),
+    "inception_resnet_v2": variant(f"Inception-ResNet-v2: residual inception blocks, the cost of "
+                                   f"Inception-v4 (figure 15, {_PAPER})",
+                                   variant="inception_resnet_v2"),
+}

@@ -3,6 +3,8 @@
 The modern form (cs231n, the CS5242 notes) and the paper's form share the 6-16-120-84 widths.
 """
 
+from kerascnn.specs.variant import variant
+
 # (filters, kernel) of the convolutions; each is followed by 2x2 subsampling except the last.
 CONVOLUTIONS = ((6, 5), (16, 5))
 FULLY_CONNECTED = (120, 84)
@@ -45,4 +47,14 @@ DIGIT_BITMAPS = {
         "#.....#", "#.....#", "#.....#", "#.....#", "#.....#", ".#####."),
     9: (".#####.", "#.....#", "#.....#", "#.....#", "#.....#", ".######",
         "......#", "......#", "......#", ".....#.", "....#..", ".###..."),
+}
+
+_PAPER = "LeCun et al. 1998"
+MODERN_VARIANTS = {
+    "lenet5": variant("LeNet-5 in its common modern form: [CONV-POOL-CONV-POOL-FC-FC-FC] "
+                      "(cs231n, CS5242 notes)"),
+}
+PAPER_VARIANTS = {
+    "lenet5_1998": variant(f"LeNet-5 faithful to the paper: C3's connection table, trainable "
+                           f"subsampling, RBF outputs ({_PAPER}, section II.B)"),
 }

@@ -6,6 +6,8 @@ convolution with the listed stride, then a 1x1 pointwise convolution with the li
 convolution followed by batch norm and a ReLU; global average pooling and the classifier.
 """
 
+from kerascnn.specs.variant import variant
+
 # The first, full convolution: (filters, kernel, stride).
 STEM = (32, 3, 2)
 
@@ -26,3 +28,8 @@ BN_EPSILON = 1e-3
 # The official TF-slim classifier keeps 0.999 of the pooled features (dropout rate 0.001), as
 # keras.applications does.
 DROPOUT_RATE = 1e-3
+
+VARIANTS = {
+    "mobilenet": variant("MobileNet v1: a 3x3/2 convolution and 13 depthwise separable blocks, "
+                         "width multiplier alpha (Howard et al. 2017, Table 1)"),
+}

@@ -5,7 +5,15 @@ He et al. 2015 ("Deep Residual Learning for Image Recognition"): Table 1 (ImageN
 Zagoruyko & Komodakis 2016 ("Wide Residual Networks"): Table 1. Xie et al. 2017 ("Aggregated
 Residual Transformations for Deep Neural Networks"): ResNeXt cardinality and widths, as torchvision
 names them.
+
+Every registered name is a row of a variant table below, registered on its family's builder.
 """
+
+from __future__ import annotations
+
+from kerascnn import validation
+from kerascnn.specs.variant import variant
+
 
 # He et al. 2015, Table 1: depth -> (block, blocks in conv2_x, conv3_x, conv4_x, conv5_x).
 IMAGENET_STAGES = {
@@ -45,12 +53,74 @@ PREACT_CIFAR = {110: False, 164: True, 1001: True}
 
 # Zagoruyko & Komodakis 2016, Table 1: WRN-d-k has (d - 4) / 6 basic pre-activation blocks per
 # group, with 16k, 32k and 64k channels after a 16-channel 3x3 convolution.
-WIDE_CIFAR = {"wrn28_10": (28, 10), "wrn16_8": (16, 8)}
-WIDE_STEM = 16
+# How `depth` counts layers in a CIFAR network: layers outside the blocks. He et al. count the stem
+# and the classifier (6n + 2); Zagoruyko & Komodakis also count two projection shortcuts (6n + 4).
+CIFAR_DEPTH_RULES = {"he": 2, "wrn": 4}
 
-# ImageNet bottleneck variants (torchvision's names): name -> (depth, groups, width_per_group).
-WIDE_IMAGENET = {"wide_resnet50_2": (50, 1, 128), "wide_resnet101_2": (101, 1, 128)}
-RESNEXT = {"resnext50_32x4d": (50, 32, 4), "resnext101_32x8d": (101, 32, 8)}
+# --- Registered variants --------------------------------------------------------------------------
+
+_V1 = "He et al. 2015, Table 1"
+IMAGENET_VARIANTS = {
+    "resnet": variant(f"ResNet v1 for ImageNet, ResNet-50 by default ({_V1})", depth=50),
+    "resnet18": variant(f"ResNet-18: basic blocks 2-2-2-2, 11.7M parameters ({_V1})", depth=18),
+    "resnet34": variant(f"ResNet-34: basic blocks 3-4-6-3, 21.8M parameters ({_V1})", depth=34),
+    "resnet50": variant(f"ResNet-50: bottlenecks 3-4-6-3, 25.6M parameters ({_V1})", depth=50),
+    "resnet101": variant(f"ResNet-101: bottlenecks 3-4-23-3, 44.5M parameters ({_V1})",
+                         depth=101),
+    "resnet152": variant(f"ResNet-152: bottlenecks 3-8-36-3, 60.2M parameters ({_V1})",
+                         depth=152),
+}
+# Xie et al. 2017, Table 1, as torchvision names them: grouped 3x3 bottleneck convolutions with
+# cardinality C and width d per group, strided in the 3x3 convolution.
+RESNEXT_VARIANTS = {
+    "resnext50_32x4d": variant("ResNeXt-50 (32x4d): ResNet-50 with 32 groups of 4 channels "
+                               "(Xie et al. 2017, Table 1)",
+                               depth=50, groups=32, width_per_group=4, stride_at="3x3"),
+    "resnext101_32x8d": variant("ResNeXt-101 (32x8d): ResNet-101 with 32 groups of 8 channels "
+                                "(Xie et al. 2017)",
+                                depth=101, groups=32, width_per_group=8, stride_at="3x3"),
+}
+# Zagoruyko & Komodakis 2016, section 4 (WRN-50-2-bottleneck), as torchvision: twice the inner
+# width of each bottleneck, strided in the 3x3 convolution.
+WIDE_IMAGENET_VARIANTS = {
+    "wide_resnet50_2": variant("WRN-50-2: ResNet-50 with bottlenecks twice as wide "
+                               "(Zagoruyko & Komodakis 2016, section 4)",
+                               depth=50, width_per_group=128, stride_at="3x3"),
+    "wide_resnet101_2": variant("WRN-101-2: ResNet-101 with bottlenecks twice as wide "
+                                "(torchvision's wide_resnet101_2)",
+                                depth=101, width_per_group=128, stride_at="3x3"),
+}
+PREACT_IMAGENET_VARIANTS = {
+    f"resnet{depth}v2": variant(f"Pre-activation ResNet-{depth} in keras.applications' ResNetV2 "
+                                f"layout (He et al. 2016)", depth=depth)
+    for depth in PREACT_IMAGENET_STAGES
+}
+CIFAR_VARIANTS = {
+    f"resnet{depth}": variant(f"ResNet-{depth} for CIFAR-10: n = {(depth - 2) // 6}, option A "
+                              f"shortcuts (He et al. 2015, section 4.2)", depth=depth)
+    for depth in CIFAR_DEPTHS
+}
+PLAIN_VARIANTS = {
+    f"plain{depth}": variant(f"Plain-{depth}: ResNet-{depth} for CIFAR-10 without shortcuts "
+                             f"(He et al. 2015, figure 6)", depth=depth, shortcut=None)
+    for depth in PLAIN_DEPTHS
+}
+PREACT_CIFAR_VARIANTS = {
+    f"preact_resnet{depth}": variant(
+        f"Pre-activation ResNet-{depth} for CIFAR-10, {'bottleneck' if bottleneck else 'basic'} "
+        f"units (He et al. 2016, Table 2)", depth=depth, bottleneck=bottleneck)
+    for depth, bottleneck in PREACT_CIFAR.items()
+}
+WIDE_CIFAR_VARIANTS = {
+    "wrn28_10": variant("WRN-28-10 for CIFAR: 10x wide pre-activation blocks, 36.5M parameters "
+                        "(Zagoruyko & Komodakis 2016, Table 1)", depth=28, width=10),
+    "wrn16_8": variant("WRN-16-8 for CIFAR: 8x wide pre-activation blocks, 11.0M parameters "
+                       "(Zagoruyko & Komodakis 2016, Table 1)", depth=16, width=8),
+}
+NOTES_VARIANTS = {
+    "notes_resnet20": variant("ResNet-20 for CIFAR-10 of the lecture notes' residual blocks "
+                              "(He et al. 2015, section 4.2 layout)", depth=20),
+}
 
 
 def cifar_blocks_per_stage(depth: int, layers_per_block: int = 2, extra_layers: int = 2) -> int:
@@ -61,3 +131,17 @@ def cifar_blocks_per_stage(depth: int, layers_per_block: int = 2, extra_layers: 
     body = depth - extra_layers
     per_stage, remainder = divmod(body, 3 * layers_per_block)
     return per_stage if remainder == 0 and per_stage >= 1 else 0
+
+
+def check_cifar_depth(depth, layers_per_block: int = 2, extra_layers: int = 2) -> int:
+    """Returns the blocks per stage for `depth`, or raises a ValueError naming the valid form."""
+    validation.check_positive_int(depth, "depth")
+    blocks = cifar_blocks_per_stage(depth, layers_per_block, extra_layers)
+    if not blocks:
+        step = 3 * layers_per_block
+        first = step + extra_layers
+        raise ValueError(
+            f"depth must be {step}n + {extra_layers} with n >= 1 ({first}, {first + step}, "
+            f"{first + 2 * step} ...). Received: depth={depth!r}"
+        )
+    return blocks

@@ -11,6 +11,8 @@ Both: a 3x3/2 convolution with 24 maps and 3x3/2 max pooling, three stages of un
 
 from __future__ import annotations
 
+from kerascnn.specs.variant import variant
+
 # Units per stage (Stage 2, 3, 4), the first with stride 2: Table 1 ("Repeat" 1 + 3, 1 + 7, 1 + 3)
 # and Table 5 of v2 (4, 8, 4).
 STAGE_UNITS = (4, 8, 4)
@@ -59,4 +61,15 @@ V2_CHANNELS = {
     1.0: (116, 232, 464, 1024),
     1.5: (176, 352, 704, 1024),
     2.0: (244, 488, 976, 2048),
+}
+
+V1_VARIANTS = {
+    f"shufflenet_g{groups}": variant(f"ShuffleNet v1 1x with g = {groups} groups (Zhang et al. "
+                                     f"2018, Table 1)", groups=groups)
+    for groups in V1_STAGE2_CHANNELS
+}
+V2_VARIANTS = {
+    f"shufflenet_v2_x{str(scale).replace('.', '_')}": variant(
+        f"ShuffleNet v2 {scale:g}x (Ma et al. 2018, Table 5)", scale=scale)
+    for scale in V2_CHANNELS
 }

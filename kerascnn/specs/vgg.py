@@ -6,6 +6,8 @@ Each configuration is five stages, each a tuple of layers: `(kernel, filters)` f
 pooling; the classifier is FC-4096, FC-4096, FC-1000 with dropout 0.5 after the first two.
 """
 
+from kerascnn.specs.variant import variant
+
 LRN = "lrn"  # A-LRN's local response normalization, with Krizhevsky et al.'s parameters (sec. 2.3)
 
 CONFIGS = {
@@ -24,12 +26,20 @@ CONFIGS = {
           ((3, 512),) * 4),
 }
 
-# Registered name -> configuration. The "_bn" names add batch normalization (torchvision's
-# `vgg*_bn`, not in the paper); "vgg16_c" is the 16-layer configuration with 1x1 convolutions.
+# Registered names. The "_bn" names add batch normalization (torchvision's `vgg*_bn`, not in the
+# paper); "vgg16_c" is the 16-layer configuration with 1x1 convolutions.
+_PAPER = "Simonyan & Zisserman 2015, Table 1"
+_LAYERS = {"A": 11, "A-LRN": 11, "B": 13, "C": 16, "D": 16, "E": 19}
 VARIANTS = {
-    "vgg11": "A", "vgg11_lrn": "A-LRN", "vgg13": "B", "vgg16_c": "C", "vgg16": "D", "vgg19": "E",
+    **{name: variant(f"VGG-{_LAYERS[config]}, configuration {config} ({_PAPER})", config=config,
+                     batch_norm=False)
+       for name, config in {"vgg11": "A", "vgg11_lrn": "A-LRN", "vgg13": "B", "vgg16_c": "C",
+                            "vgg16": "D", "vgg19": "E"}.items()},
+    **{name: variant(f"VGG-{_LAYERS[config]} (configuration {config}) with batch norm after "
+                     f"each convolution, as torchvision", config=config, batch_norm=True)
+       for name, config in {"vgg11_bn": "A", "vgg13_bn": "B", "vgg16_bn": "D",
+                            "vgg19_bn": "E"}.items()},
 }
-BATCH_NORM_VARIANTS = {"vgg11_bn": "A", "vgg13_bn": "B", "vgg16_bn": "D", "vgg19_bn": "E"}
 
 LRN_PARAMETERS = {"k": 2.0, "n": 5, "alpha": 1e-4, "beta": 0.75}
 POOL_SIZE = 2
