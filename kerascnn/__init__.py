@@ -5,6 +5,12 @@ import importlib as _importlib
 import os as _os
 import sys as _sys
 
+from kerascnn import console as _console  # standard library only
+
+# The `kerascnn` command keeps TensorFlow's C++ start-up lines off stderr: set up before
+# TensorFlow loads, which is below (kerascnn/console.py).
+_console.quiet_if_command()
+
 # Keras 3 with the TensorFlow backend is the only supported stack.
 _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Keep C++ start-up chatter out of user output.
