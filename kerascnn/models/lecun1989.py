@@ -10,7 +10,7 @@ import keras
 
 from kerascnn.heads import classifier_head
 from kerascnn.layers import PartialConv2D, ScaledTanh, UntiedBias
-from kerascnn.registry import register_model
+from kerascnn.registry import register_family
 from kerascnn.specs import lecun1989 as spec
 
 __all__ = ["lecun1989"]
@@ -21,7 +21,7 @@ def _uniform(fan_in: int):
     return keras.initializers.RandomUniform(-limit, limit)
 
 
-@register_model("lecun1989", family="lecun1989", input_shape=(16, 16, 1), num_classes=10)
+@register_family("lecun1989", spec.VARIANTS, input_shape=(16, 16, 1), num_classes=10)
 def lecun1989(
     num_classes: int = 10,
     input_shape: tuple = (16, 16, 1),

@@ -7,6 +7,13 @@ unit has its own bias. The paper's totals: 1,256 units, 64,660 connections, 9,76
 parameters.
 """
 
+from kerascnn.specs.variant import variant
+
+VARIANTS = {
+    "lecun1989": variant("The zip-code network: H1 and H2 with shared kernels and per-unit biases, "
+                         "H2 reading 8 of H1's 12 maps (LeCun et al. 1989, Neural Computation)"),
+}
+
 INPUT_SIZE = 16
 # (maps, kernel, stride) of H1 and H2.
 H1 = (12, 5, 2)

@@ -63,6 +63,23 @@ _RECIPE_LIST = (
         "was tuned on scikit-learn's digits (>= 98% held-out accuracy in about a minute).",
     ),
     Recipe(
+        "lecun1989",
+        "LeCun et al., Backpropagation Applied to Handwritten Zip Code Recognition, Neural "
+        "Computation 1989",
+        # The paper updates the weights after every example (on-line), for 23 passes over the
+        # 7,291 training digits, without momentum or weight decay.
+        learning_rate=0.03,
+        batch_size=1,
+        epochs=23,
+        schedule="constant",
+        momentum=0.0,
+        notes="Plain SGD on single examples for 23 passes, as the paper trains. The paper scales "
+        "each step by a diagonal Gauss-Newton estimate of the curvature and minimizes the mean "
+        "squared error of tanh outputs against +-1 targets; here the rate is constant, 0.03 (the "
+        "rate of Karpathy's reproduction, karpathy/lecun1989-repro), and the loss is "
+        "cross-entropy, kerascnn's loss for every classifier.",
+    ),
+    Recipe(
         "alexnet",
         "Krizhevsky, Sutskever, Hinton, ImageNet Classification with Deep Convolutional Neural "
         "Networks, NIPS 2012, section 5",
@@ -266,10 +283,20 @@ _FAMILY_RECIPES = {
     "lenet": "lenet",
     "perceptron": "lenet",
     "mlp": "lenet",
+    "lecun1989": "lecun1989",
     "alexnet": "alexnet",
+    # Zeiler & Fergus train as Krizhevsky et al. (section 3: SGD, batch 128, rate 0.01,
+    # momentum 0.9, annealed by hand on plateaus, dropout 0.5).
+    "zfnet": "alexnet",
     "vgg": "vgg",
     "googlenet": "googlenet",
     "inception_v4": "googlenet",
+    # The paper's own changes to GoogLeNet's training (section 4.2.1: higher rate, faster
+    # decay, less weight decay, no dropout) are stated as factors of an unpublished schedule.
+    "bn_inception": "googlenet",
+    # NIN's Caffe CIFAR-10 solver (base rate 0.1, momentum 0.9, weight decay 1e-4, divided by 10
+    # once) is resnet_cifar's; on ImageNet the paper trains as Krizhevsky et al. did.
+    "nin": ("resnet_cifar", "alexnet"),
     **{family: ("resnet_cifar", "resnet_imagenet") for family in (
         "resnet", "resnet_cifar", "plain_cifar", "resnet_v2", "preact_resnet", "wide_resnet",
         "resnext", "notes_resnet")},
