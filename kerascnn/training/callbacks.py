@@ -18,7 +18,7 @@ import keras
 from kerascnn.training.optim import current_learning_rate
 
 __all__ = ["DivergenceGuard", "AtomicCheckpoint", "ResumableBackup", "LearningRateLogger",
-           "MainOutputLogs", "resumed_epoch", "backup_phase", "trim_history", "best_so_far"]
+           "MainOutputLogs", "RunProgress", "resumed_epoch", "backup_phase", "trim_history", "best_so_far"]
 
 
 class DivergenceGuard(keras.callbacks.TerminateOnNaN):
@@ -149,6 +149,19 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         with open(self._training_metadata_path + ".partial", "w") as handle:
             json.dump(metadata, handle)
         os.replace(self._training_metadata_path + ".partial", self._training_metadata_path)
+
+
+class RunProgress(keras.callbacks.ProgbarLogger):
+    """Keras's progress display, counting epochs out of the whole run ("Epoch 3/8") when the run
+    is several `fit` calls (fine-tuning's phases), not out of the current call's."""
+
+    def __init__(self, epochs: int):
+        super().__init__()
+        self.run_epochs = epochs
+
+    def set_params(self, params):
+        super().set_params(params)
+        self.epochs = self.run_epochs
 
 
 class LearningRateLogger(keras.callbacks.Callback):

@@ -143,7 +143,8 @@ class Run:
         image_transform = compiling.image_transform(plan.recipe, plan.seed)
         self.bundle = plan.data.load(
             input_shape=plan.model.input_shape, batch_size=plan.batch_size,
-            augmentation=plan.augmentation, verbose=0 if self.quiet else 1,
+            # Progress bars of its own (scanning a folder) only where fit draws them too.
+            augmentation=plan.augmentation, verbose=1 if plan.verbose == 1 else 0,
             image_transform=image_transform)
         self.model = build_model(plan.model, self.bundle.num_classes, plan.strategy)
         passes = plan.passes_per_epoch
@@ -255,7 +256,7 @@ class Run:
 
     def callbacks(self, phase: Phase, data_callbacks=()) -> list:
         """The phase's callbacks, in order: divergence guard, replica sync, logs, backup,
-        checkpoints, TensorBoard, then the caller's."""
+        checkpoints, TensorBoard, the caller's, and the progress display."""
         plan = self.plan
         monitor = "val_accuracy" if self.bundle.validation is not None else "accuracy"
         history_path = self.path("history.csv")
@@ -279,6 +280,7 @@ class Run:
             run_callbacks.AtomicCheckpoint(self.path("last.keras"), self.guard),
             keras.callbacks.TensorBoard(self.path("logs"), write_graph=False, profile_batch=0),
             *plan.callbacks,
+            *([run_callbacks.RunProgress(plan.epochs)] if plan.verbose else []),
         ]
 
     def _pipelines(self, phase: Phase):

@@ -1,0 +1,156 @@
+"""`kerascnn.training.plan`: every refusal comes before any data loads, the plan is frozen and
+writes nothing; `DataSpec`, the record of a run's data that the report and `evaluate` reload."""
+
+import dataclasses
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+import kerascnn
+from kerascnn.training.dataspec import DataSpec
+from kerascnn.training.plan import plan
+from kerascnn.transfer.finetune import plan_fine_tune
+
+
+@pytest.fixture
+def no_loading(monkeypatch):
+    """Makes reading any data fail the test."""
+    import kerascnn.data
+    import kerascnn.data.loading
+
+    def load(*args, **kwargs):
+        raise AssertionError("data was loaded before the arguments were refused")
+
+    monkeypatch.setattr(kerascnn.data, "load", load)
+    monkeypatch.setattr(kerascnn.data.loading, "load", load)
+
+
+def _tiny_net(classes=3):
+    inputs = keras.Input((8, 8, 1), name="input")
+    x = keras.layers.Conv2D(4, 3, name="conv1_conv")(inputs)
+    x = keras.layers.Conv2D(4, 3, name="conv2_conv")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="head_pool")(x)
+    return keras.Model(inputs, keras.layers.Dense(classes, activation="softmax",
+                                                  name="predictions")(x), name="tiny")
+
+
+@pytest.mark.parametrize("arguments, error, message", [
+    ({"epochs": 0}, ValueError, "Received: epochs=0"),
+    ({"batch_size": -2}, ValueError, "Received: batch_size=-2"),
+    ({"learning_rate": float("nan")}, ValueError, "Received: learning_rate=nan"),
+    ({"validation_split": 1.5}, ValueError, "validation_split"),
+    ({"verbose": "loud"}, ValueError, "Received: verbose='loud'"),
+    ({"jit_compile": "yes"}, ValueError, "Received: jit_compile='yes'"),
+    ({"steps_per_execution": 0}, ValueError, "Received: steps_per_execution=0"),
+    ({"mixed_precision": "float8"}, ValueError, "Received: mixed_precision='float8'"),
+    ({"strategy": "gpus"}, ValueError, "Received: strategy='gpus'"),
+    ({"recipe": "papr"}, ValueError, "Received: recipe='papr'"),
+])
+def test_train_plan_refuses_bad_arguments_before_loading(no_loading, arguments, error, message):
+    with pytest.raises(error, match=message):
+        plan("lenet5", "digits", **arguments)
+    with pytest.raises(error, match=message):
+        kerascnn.train("lenet5", "digits", **arguments)
+
+
+def test_train_plan_refuses_names_models_and_run_directories(no_loading, tmp_path):
+    with pytest.raises(ValueError, match="Did you mean: lenet5"):
+        plan("lenet6", "digits")
+    with pytest.raises(ValueError, match="Build arguments apply to models given by name"):
+        plan(_tiny_net(), "digits", dropout_rate=0.5)
+    finished = tmp_path / "finished"
+    finished.mkdir()
+    (finished / "config.json").write_text(json.dumps({"status": "finished"}))
+    with pytest.raises(FileExistsError, match="finished run"):
+        plan("lenet5", "digits", run_dir=str(finished))
+    other = tmp_path / "other"
+    seven = plan("lenet5", "digits", run_dir=str(other), epochs=7).config()
+    other.mkdir()
+    (other / "config.json").write_text(json.dumps({**seven, "status": "running"}))
+    with pytest.raises(ValueError, match="another configuration.*epochs: 7 -> 3"):
+        plan("lenet5", "digits", run_dir=str(other), epochs=3)
+    (tmp_path / "served" / "4").mkdir(parents=True)
+    with pytest.raises(FileExistsError, match="export version directory exists"):
+        plan("lenet5", "digits", run_dir=str(tmp_path / "new"), export=str(tmp_path / "served" / "4"))
+
+
+def test_a_plan_is_frozen_writes_nothing_and_resumes_its_own_run(no_loading, tmp_path):
+    run_dir = tmp_path / "run"
+    decided = plan("lenet5", "digits", run_dir=str(run_dir), batch_size=64, epochs=3,
+                   input_shape=(16, 16, 1), export=str(tmp_path / "served"))
+    assert not run_dir.exists() and not (tmp_path / "served").exists()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        decided.batch_size = 32
+    assert decided.recipe.name == "lenet" and decided.epochs == 3 and not decided.resume
+    # The lenet recipe's 0.05 at batch 32, scaled linearly to batch 64 (Goyal et al. 2017).
+    assert decided.phases[0].learning_rate == pytest.approx(0.1)
+    assert decided.export_dir == str(tmp_path / "served" / "1")
+    assert decided.data.to_dict()["data"] == "digits" and decided.model.input_shape == (16, 16, 1)
+    # An unfinished run of the same configuration is resumed; the plan says so.
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text(json.dumps({**decided.config(), "status": "running"}))
+    assert plan("lenet5", "digits", run_dir=str(run_dir), batch_size=64, epochs=3,
+                input_shape=(16, 16, 1)).resume
+
+
+def test_fine_tune_plan_refuses_before_loading(no_loading, tmp_path):
+    with pytest.raises(ValueError, match=r"conv1, conv2.*freeze_until='conv9'"):
+        plan_fine_tune(_tiny_net(), "digits", freeze_until="conv9")
+    with pytest.raises(ValueError, match="Received: head_epochs=-1"):
+        kerascnn.fine_tune(_tiny_net(), "digits", head_epochs=-1)
+    with pytest.raises(ValueError, match="Received: optimizer='rmsprop'"):
+        kerascnn.fine_tune(_tiny_net(), "digits", optimizer="rmsprop")
+    with pytest.raises(ValueError, match="Received: head_factor=0"):
+        kerascnn.fine_tune(_tiny_net(), "digits", head_factor=0)
+    with pytest.raises(ValueError, match="ema_decay"):
+        kerascnn.fine_tune(_tiny_net(), "digits", recipe="modern")
+    with pytest.raises(ValueError, match="weights applies to a model built by name"):
+        kerascnn.fine_tune(_tiny_net(), "digits", weights="imagenet")
+    (tmp_path / "config.json").write_text(json.dumps({"status": "finished"}))
+    with pytest.raises(FileExistsError, match="finished run"):
+        kerascnn.fine_tune(_tiny_net(), "digits", run_dir=str(tmp_path))
+
+
+def test_fine_tune_plan_is_two_phases_of_one_run(no_loading):
+    decided = plan_fine_tune(_tiny_net(), "digits", freeze_until=1, head_epochs=2, epochs=3)
+    head, tune = decided.phases
+    assert (head.name, head.epochs, head.trainable) == ("head", 2, ())
+    assert (tune.name, tune.epochs, tune.trainable) == ("fine_tune", 3, ("conv2",))
+    # The notes' tenth of the base rate for the head and the unfrozen group.
+    assert dict(tune.multipliers) == {"head": 0.1, "conv2": 0.1}
+    assert decided.epochs == 5 and decided.temporary
+    assert decided.config()["frozen_groups"] == ["conv1"]
+
+
+def test_data_spec_records_and_recognizes_a_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "pets"
+    folder.mkdir()
+    monkeypatch.chdir(tmp_path)
+    spec = DataSpec.of("pets", validation_split=0.3, seed=2, split=("train", "val"))
+    record = json.loads(json.dumps(spec.to_dict()))  # Through JSON, as config.json keeps it.
+    assert record["path"] == str(folder) and record["data"] == "pets"
+    again = DataSpec.from_config({"data": record})
+    assert again == spec and again.split == ("train", "val")
+    assert again.load_options() == {"validation_split": 0.3, "seed": 2, "split": ("train", "val")}
+    monkeypatch.chdir(folder)  # The same folder, named from elsewhere.
+    assert again.is_same(".") and again.is_same(str(folder)) and not again.is_same("digits")
+    assert again.location() == str(folder)
+
+
+def test_data_spec_of_in_memory_data_cannot_be_reloaded():
+    spec = DataSpec.of((np.zeros((4, 8, 8, 1)), np.arange(4)), seed=1)
+    assert spec.to_dict()["data"] is None and spec.to_dict()["kind"] == "arrays"
+    recorded = DataSpec.from_config({"data": spec.to_dict()})
+    assert not recorded.reloadable
+    with pytest.raises(ValueError, match="in memory"):
+        recorded.load(input_shape=(8, 8, 1))
+    # Hand-written configs: a bare name, or the source under "name".
+    assert DataSpec.from_config({"data": "digits"}).source == "digits"
+    assert DataSpec.from_config({"data": {"name": "digits", "seed": 3}}).load_options() == \
+        {"seed": 3}
+    assert DataSpec.from_config({}) is None
+    with pytest.raises(TypeError, match="augmentation"):
+        DataSpec.of("digits", augmentation="flip")
