@@ -1,8 +1,9 @@
 """The run report: what a finished (or running) training run looks like, as PNGs and one HTML page.
 
 `report(run_dir)` reads a run directory — `history.csv` (the columns Keras's `CSVLogger` writes;
-a fine-tuning run's `history.json`), the best/last `.keras` checkpoints and the resolved config
-JSON with the data spec and class names — and draws:
+`history.json` by phase in fine-tuning directories written before fine-tuning became a run like
+any other), the best/last `.keras` checkpoints and the resolved config JSON with the class names
+and the data spec (`dataspec.DataSpec`, to reload the validation split) — and draws:
 
 - the learning curves: loss, top-1 accuracy and learning rate per epoch;
 - the confusion matrix on the validation data, with class names;
@@ -96,18 +97,12 @@ def _run_history(run_dir: str) -> dict[str, np.ndarray]:
         return {}
 
 
-def _find_key(container: Any, key: str) -> Any:
-    """The first value stored under `key` anywhere in nested dicts/lists (depth first)."""
-    if isinstance(container, dict):
-        if key in container:
-            return container[key]
-        container = list(container.values())
-    if isinstance(container, list):
-        for item in container:
-            found = _find_key(item, key)
-            if found is not None:
-                return found
-    return None
+def _class_names(config: dict) -> list | None:
+    """The class names a run's config records: at its top level (kerascnn's runs and searches),
+    else beside its data spec (hand-written configs)."""
+    data = config.get("data")
+    return config.get("class_names") or (data.get("class_names") if isinstance(data, dict)
+                                         else None)
 
 
 def _read_config(run_dir: str) -> dict:
@@ -119,7 +114,7 @@ def _read_config(run_dir: str) -> dict:
                 config = json.load(handle)
         except (OSError, ValueError):
             continue
-        if isinstance(config, dict) and (path == paths[0] or _find_key(config, "class_names")):
+        if isinstance(config, dict) and (path == paths[0] or _class_names(config)):
             return config
     return {}
 
@@ -311,7 +306,7 @@ def _model_figures(checkpoint, config, data, batch_size, num_worst, output_dir, 
         result.figures["conv1_filters"] = os.path.join(output_dir, "conv1_filters.png")
         figures.plot_filters(first[0], first[1], result.figures["conv1_filters"])
     num_classes = int(_main_output(model.outputs).shape[-1]) if model.outputs else 0
-    names = _find_key(config, "class_names")
+    names = _class_names(config)
     if data is None:
         try:
             data, loaded_names = _validation_data(config, model.inputs[0].shape[1:], batch_size)
