@@ -113,6 +113,10 @@ def _make_parser() -> argparse.ArgumentParser:
 
     add_commands(commands)
 
+    from kerascnn.exporting.cli import extend_commands  # export/predict: --format, quantization
+
+    extend_commands(commands)
+
     reporting = commands.add_parser("report", help="write a run directory's report (PNGs + HTML)")
     reporting.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by train")
     reporting.add_argument("--output-dir", help="where to write (default: RUN_DIR/report)")

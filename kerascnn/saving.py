@@ -9,6 +9,11 @@ class probabilities plus the classes sorted by score (so the first k columns are
 version directory also holds the `.keras` file and a small `kerascnn.json` (class names,
 normalization, input shape). A served export needs TensorFlow only, not kerascnn.
 
+`export(model, format="litert" | "onnx")` writes a `.tflite` or `.onnx` file instead, through
+Keras's and TensorFlow's own converters (`kerascnn.exporting`): a fixed-size model that takes
+`uint8` pixels and returns `probabilities`, optionally quantized for LiteRT. `predict_files` runs
+any of the three, resizing raw images with the same function as the SavedModel.
+
 `load` and `load_source` (reading `.keras` files safely) live in `kerascnn.safe_loading`.
 """
 
@@ -24,13 +29,16 @@ import keras
 
 from kerascnn import validation
 from kerascnn.data.normalization import NORMALIZATIONS, normalize
-from kerascnn.data.transforms import resize_cover
+from kerascnn.exporting import plan as export_plan
+from kerascnn.exporting.predict import predict_files
+from kerascnn.exporting.serving import output_is_probability, prepare_images
 from kerascnn.safe_loading import METADATA_FILE, load, load_source
 
-__all__ = ["export", "load", "load_source", "predict_files", "DEFAULT_EXPORT_DIR", "NORMALIZATIONS"]
+__all__ = ["export", "load", "load_source", "predict_files", "DEFAULT_EXPORT_DIR", "NORMALIZATIONS",
+           "FORMATS"]
 
 DEFAULT_EXPORT_DIR = "saved_models"
-_GRAY_WEIGHTS = (0.2989, 0.5870, 0.1140)  # ITU-R 601 luma, as the data pipeline converts.
+FORMATS = export_plan.FORMATS
 
 
 def _version_dir(model_name: str, path) -> str:
@@ -42,15 +50,6 @@ def _version_dir(model_name: str, path) -> str:
     if os.path.basename(os.path.normpath(path)).isdigit():
         return os.path.normpath(path)
     return os.path.join(os.path.normpath(path), "1")
-
-
-def _output_is_probability(model: keras.Model) -> bool:
-    layer = model.get_layer(model.outputs[0]._keras_history.operation.name)
-    if isinstance(layer, keras.layers.Softmax):
-        return True
-    activation = getattr(layer, "activation", None)
-    names = ("softmax", "sigmoid")
-    return getattr(activation, "__name__", str(activation)) in names
 
 
 def _check_class_names(class_names, num_classes: int) -> list[str]:
@@ -70,7 +69,7 @@ def _serving_functions(model: keras.Model, class_names: list[str], normalization
     import tensorflow as tf
 
     input_shape = tuple(model.inputs[0].shape[1:])
-    probabilities_out = _output_is_probability(model)
+    probabilities_out = output_is_probability(model)
     names = tf.constant(class_names)
 
     def outputs(values):
@@ -89,31 +88,9 @@ def _serving_functions(model: keras.Model, class_names: list[str], normalization
 
     if len(input_shape) != 3:
         return None, prepared, input_shape
-    height, width, channels = input_shape
 
     def raw(images):
-        x = tf.cast(images, tf.float32)
-        count = tf.shape(x)[-1]
-        # Alpha carries no class information: drop it (RGBA -> RGB, gray+alpha -> gray).
-        x = tf.cond(tf.equal(count % 2, 0), lambda: x[..., : count - 1], lambda: x)
-        if channels == 3:
-            x = tf.cond(tf.equal(tf.shape(x)[-1], 1), lambda: tf.tile(x, [1, 1, 1, 3]), lambda: x)
-        else:
-            gray = tf.constant(_GRAY_WEIGHTS)
-            x = tf.cond(
-                tf.equal(tf.shape(x)[-1], 3),
-                lambda: tf.reduce_sum(x * gray, axis=-1, keepdims=True),
-                lambda: x,
-            )
-        x = tf.ensure_shape(x, [None, None, None, channels])
-        if height is not None and width is not None:
-            # As the data pipeline prepares evaluation images: cover the size, keep the aspect.
-            x = tf.map_fn(
-                lambda image: resize_cover(image, (height, width)),
-                x,
-                fn_output_signature=tf.TensorSpec((height, width, channels), tf.float32),
-            )
-        return prepared(normalize(x, normalization))
+        return prepared(normalize(prepare_images(images, input_shape), normalization))
 
     return raw, prepared, input_shape
 
@@ -142,11 +119,16 @@ def export(
     model: keras.Model,
     path=None,
     *,
+    format: str = "saved_model",
     class_names=None,
     normalization: str = "unit",
+    quantization: str | None = None,
+    representative_data=None,
+    validation_data=None,
     overwrite: bool = False,
 ) -> str:
-    """Exports a model for serving: a versioned SavedModel plus its `.keras` file.
+    """Exports a model for serving: a versioned SavedModel plus its `.keras` file, or a LiteRT or
+    ONNX file.
 
     The layout is TensorFlow Serving's (`BASE/VERSION/saved_model.pb`); point a server's
     `model_base_path` at `BASE`. The signature `serving_default` takes `images`, a `uint8` tensor
@@ -156,30 +138,49 @@ def export(
     softmax.
     `serve_prepared` takes inputs already resized and normalized, exactly as the model does.
 
+    `format="litert"` writes `NAME.tflite` (LiteRT builtin operators only) and `format="onnx"`
+    writes `NAME.onnx`, through `model.export` (TFLiteConverter, tf2onnx): fixed-size models
+    whose one input `images` takes `uint8` pixels of the model's input shape (batch dimension
+    free), normalize inside and return `probabilities`. Resize raw images first as
+    `kerascnn.exporting.serving.prepare_images` does (`predict_files` does). Every file sits in
+    its version directory beside `kerascnn.json`.
+
     Writing is atomic: everything goes to a temporary directory beside the target, which is then
     renamed, so a failed export leaves no half-written version and never touches an existing one.
 
     Args:
         model: A built Keras model (any functional model, kerascnn's or not).
         path: The model's base directory (`saved_models/NAME`, version 1 is written) or a version
-            directory ending in a number (`exports/mnist/3`). Default: `saved_models/{model.name}`.
+            directory ending in a number (`exports/mnist/3`). Default: `saved_models/{model.name}`
+            for the SavedModel, `saved_models/{model.name}_{format}[_{quantization}]` otherwise.
+        format: "saved_model" (default), "litert" or "onnx".
         class_names: One name per output unit; default "0", "1", ...
         normalization: How raw pixels in [0, 255] become model inputs: "unit" ([0, 1]), "tf"
             ([-1, 1]), "torch" (ImageNet mean/std) or "caffe" (BGR, ImageNet mean subtracted).
+        quantization: LiteRT only: None (float32), "float16", "dynamic" (int8 weights) or "int8"
+            (full integer, `uint8` in and out; needs `representative_data`).
+        representative_data: For "int8": images to calibrate activation ranges on, anything
+            `kerascnn.data.load` accepts (its first 300 images are used) or a `uint8` array.
+        validation_data: Labelled images (anything `kerascnn.data.load` accepts, read whole as
+            a test set, up to 10,000): top-1 of the Keras model and of the export, run in its
+            runtime, go into `kerascnn.json` under "validation".
         overwrite: Replace an existing version directory (default False).
 
     Returns:
         The version directory written (`saved_models/NAME/1`).
 
     Raises:
-        ValueError: For an invalid argument.
+        ValueError: For an invalid argument, or a layer the format cannot express (named).
         FileExistsError: If the version directory exists and `overwrite` is False.
+        ImportError: For LiteRT or ONNX without their packages (`pip install 'kerascnn[deploy]'`).
     """
     if not isinstance(model, keras.Model):
         raise ValueError(f"model must be a keras.Model. Received: model={model!r}")
+    plan = export_plan.make_plan(format, quantization, representative_data, validation_data)
     validation.check_choice(normalization, "normalization", NORMALIZATIONS)
     names = _check_class_names(class_names, int(model.outputs[0].shape[-1]))
-    target = _version_dir(model.name, path)
+    default_name = model.name if format == "saved_model" else f"{model.name}_{plan.label}"
+    target = _version_dir(default_name, path)
     if os.path.exists(target) and not overwrite:
         raise FileExistsError(
             f"Export target already exists: {target}. Pass overwrite=True (--overwrite) to replace "
@@ -191,15 +192,24 @@ def export(
     # TensorFlow Serving ignores non-numeric entries, so a leftover never gets served.
     staging = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.tmp-", dir=parent)
     try:
-        _write_savedmodel(model, staging, names, normalization)
-        model.save(os.path.join(staging, f"{_keras_stem(model.name)}.keras"))
         metadata = {
             "model": model.name,
             "class_names": names,
             "normalization": normalization,
             "input_shape": list(model.inputs[0].shape[1:]),
-            "keras_file": f"{_keras_stem(model.name)}.keras",
+            "format": plan.format,
+            "quantization": plan.quantization,
         }
+        if plan.format == "saved_model":
+            _write_savedmodel(model, staging, names, normalization)
+            model.save(os.path.join(staging, f"{_keras_stem(model.name)}.keras"))
+            metadata["keras_file"] = f"{_keras_stem(model.name)}.keras"
+            if validation_data is not None:
+                metadata["validation"] = export_plan.check(model, None, validation_data,
+                                                           normalization)
+        else:
+            metadata.update(export_plan.write_file(model, staging, _keras_stem(model.name), plan,
+                                                   normalization))
         with open(os.path.join(staging, METADATA_FILE), "w") as f:
             json.dump(metadata, f, indent=2)
         _replace(staging, target, overwrite)
@@ -228,38 +238,3 @@ def _replace(staging: str, target: str, overwrite: bool) -> None:
         os.rename(retired, target)  # Put the previous export back.
         raise
     shutil.rmtree(retired, ignore_errors=True)
-
-
-def predict_files(export_path, image_paths, top_k: int = 5) -> list[list[tuple[str, float]]]:
-    """Classifies image files with an export, using only `tf.saved_model.load`.
-
-    Args:
-        export_path: A version directory, or a base directory (the newest version is used).
-        image_paths: Image files TensorFlow decodes (PNG, JPEG, BMP, GIF).
-        top_k: How many classes to return per image.
-
-    Returns:
-        One list per image of `(class name, probability)`, most probable first.
-    """
-    import tensorflow as tf
-
-    validation.check_positive_int(top_k, "top_k")
-    export_path = os.fspath(export_path)
-    if not os.path.isfile(os.path.join(export_path, "saved_model.pb")):
-        versions = [] if not os.path.isdir(export_path) else [
-            d for d in os.listdir(export_path) if d.isdigit()
-        ]
-        if not versions:
-            raise FileNotFoundError(f"No SavedModel in {export_path}")
-        export_path = os.path.join(export_path, max(versions, key=int))
-    serve = tf.saved_model.load(export_path).signatures["serving_default"]
-    results = []
-    for image_path in image_paths:
-        if not os.path.isfile(image_path):
-            raise FileNotFoundError(f"No such image file: {image_path}")
-        image = tf.io.decode_image(tf.io.read_file(image_path), expand_animations=False)
-        out = serve(images=tf.cast(image[tf.newaxis], tf.uint8))
-        classes = out["classes"].numpy()[0][:top_k]
-        scores = out["scores"].numpy()[0][:top_k]
-        results.append([(c.decode(), float(s)) for c, s in zip(classes, scores)])
-    return results
