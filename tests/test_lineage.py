@@ -272,7 +272,9 @@ def test_block_groups():
         assert kerascnn.group_names(model) == expected, name
 
 
-@pytest.mark.parametrize("name", ("lecun1989", "zfnet", "nin_cifar"))
+# nin_imagenet is nin_cifar's builder with another table.
+@pytest.mark.parametrize("name", ("lecun1989", "zfnet", "nin_cifar",
+                                  pytest.param("bn_inception", marks=pytest.mark.slow)))
 def test_a_training_step_changes_the_weights(name):
     shape = (*kerascnn.minimum_input_size(name), get_entry(name).default_input_shape[-1])
     model = kerascnn.build(name, num_classes=3, input_shape=shape)
