@@ -14,7 +14,7 @@ import math
 import os
 import sys
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import keras
 
@@ -41,7 +41,8 @@ class ModelSpec:
         input_shape: `(H, W, C)`.
         build_kwargs: `kerascnn.build` arguments (models given by name).
         given: The `keras.Model` to train, or None to build `name`.
-        new_head: Replace the classifier with one for the data's classes (fine-tuning).
+        adapt: None, or a function `(given, num_classes) -> model` that adapts the given model
+            to the data (fine-tuning: a new classifier for the data's classes).
         policy: The mixed-precision dtype policy to build under, or None.
     """
 
@@ -50,7 +51,7 @@ class ModelSpec:
     input_shape: tuple
     build_kwargs: Mapping = dataclasses.field(default_factory=lambda: MappingProxyType({}))
     given: Any = dataclasses.field(default=None, compare=False, repr=False)
-    new_head: bool = False
+    adapt: Callable | None = dataclasses.field(default=None, compare=False, repr=False)
     policy: str | None = None
 
 
@@ -64,6 +65,8 @@ class Phase:
         learning_rate: The optimizer's base rate (the recipe's schedule starts from it).
         trainable: Block groups that train besides the head; None trains the model as built.
         multipliers: `((group, factor), ...)` for `GroupLearningRates`; empty for none.
+        prepare: None, or a function of the model run before the phase compiles it (fine-tuning:
+            freezing all but `trainable`).
     """
 
     name: str
@@ -71,6 +74,7 @@ class Phase:
     learning_rate: float
     trainable: tuple | None = None
     multipliers: tuple = ()
+    prepare: Callable | None = dataclasses.field(default=None, compare=False, repr=False)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -72,10 +72,8 @@ def build_model(spec, num_classes: int, strategy) -> keras.Model:
         keras.config.set_dtype_policy(spec.policy)
     try:
         with strategy.scope():
-            if spec.new_head:
-                from kerascnn.transfer.freezing import replace_head
-
-                return replace_head(spec.given, num_classes)
+            if spec.adapt is not None:
+                return spec.adapt(spec.given, num_classes)
             if spec.given is not None:
                 if strategy.num_replicas_in_sync == 1:
                     return spec.given
@@ -237,16 +235,14 @@ class Run:
     def compile_phase(self, phase: Phase) -> None:
         """Freezes the phase's groups and compiles the model with the phase's optimizer."""
         plan, model = self.plan, self.model
-        if phase.trainable is not None:
-            from kerascnn.transfer.freezing import freeze
-
-            freeze(model, list(phase.trainable))
+        if phase.prepare is not None:
+            phase.prepare(model)
         schedule = optim.make_schedule(plan.recipe, phase.learning_rate, plan.epochs,
                                        self._steps_per_epoch)
         with plan.strategy.scope():
             optimizer = optim.make_optimizer(plan.recipe, schedule)
             if phase.multipliers:
-                from kerascnn.transfer.optimizers import GroupLearningRates
+                from kerascnn.group_learning_rates import GroupLearningRates
 
                 optimizer = GroupLearningRates(optimizer, dict(phase.multipliers),
                                                default_multiplier=0.0)

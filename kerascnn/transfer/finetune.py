@@ -16,12 +16,14 @@ decay, and the whole thing saves with the model.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from types import MappingProxyType
 
 import keras
 
 from kerascnn import validation
-from kerascnn.transfer.freezing import backbone_groups, trainable_groups_for
+from kerascnn.transfer.freezing import (backbone_groups, freeze, replace_head,
+                                        trainable_groups_for)
 from kerascnn.transfer.optimizers import layerwise_decay
 
 __all__ = ["fine_tune", "plan_fine_tune", "prepare_data"]
@@ -209,7 +211,8 @@ def _phases(model, trainable, head_epochs, epochs, learning_rate, head_factor, b
             layer_decay) -> tuple:
     from kerascnn.training.plan import Phase
 
-    phases = [Phase("head", head_epochs, learning_rate, trainable=())] if head_epochs else []
+    phases = [Phase("head", head_epochs, learning_rate, trainable=(),
+                    prepare=functools.partial(freeze, trainable_groups=[]))] if head_epochs else []
     if epochs and trainable:
         if layer_decay is not None:
             decay = layerwise_decay(model, layer_decay, head=head_factor)
@@ -217,7 +220,8 @@ def _phases(model, trainable, head_epochs, epochs, learning_rate, head_factor, b
         else:
             multipliers = {"head": head_factor, **{g: block_factor for g in trainable}}
         phases.append(Phase("fine_tune", epochs, learning_rate, trainable=tuple(trainable),
-                            multipliers=tuple(multipliers.items())))
+                            multipliers=tuple(multipliers.items()),
+                            prepare=functools.partial(freeze, trainable_groups=list(trainable))))
     return tuple(phases)
 
 
@@ -270,7 +274,7 @@ def plan_fine_tune(model_or_name, data, *, freeze_until=1, weights=None, head_ep
 
         family = get_entry(model_or_name).family
     spec = planning.ModelSpec(model.name, family, tuple(model.inputs[0].shape[1:]), given=model,
-                              new_head=True)
+                              adapt=replace_head)
     details = {"freeze_until": freeze_until, "trainable_groups": list(trainable),
                "frozen_groups": [g for g in backbone_groups(model) if g not in final],
                "learning_rate": learning_rate, "optimizer": optimizer, "momentum": momentum,
