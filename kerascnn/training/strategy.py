@@ -14,7 +14,7 @@ import os
 import tensorflow as tf
 
 from kerascnn import validation
-from kerascnn.training import multiworker
+from kerascnn.training import multiworker, rendezvous
 
 __all__ = ["STRATEGIES", "resolve_strategy", "describe", "split_cpu"]
 
@@ -62,6 +62,8 @@ def _tpu_resolver():
 
 
 def _multi_worker():
+    # TensorFlow's own wait for the other workers ignores signals and never ends: meet them first.
+    rendezvous.wait_for_workers(multiworker.cluster_from_environment())
     try:
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
     except RuntimeError as error:
