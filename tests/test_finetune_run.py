@@ -126,3 +126,46 @@ def test_cli_finetune_prints_epochs_and_the_summary_line(tmp_path, capsys, monke
     # The same command again starts a new run: the first one finished.
     assert cli.main(command + ["--no-report", "--verbose", "0"]) == 0
     assert len(os.listdir("runs")) == 2
+
+
+@pytest.mark.slow
+def test_kill_9_then_the_same_finetune_command_resumes(tmp_path):
+    import glob
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    _image_folder(tmp_path / "pets")
+    command = [sys.executable, "-m", "kerascnn.cli", "finetune", "lenet5", "--input-shape",
+               "16,16,1", "--data", "pets", "--freeze-until", "fc4", "--head-epochs", "2",
+               "--epochs", "6", "--batch-size", "4", "--verbose", "2", "--no-report"]
+    first = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    deadline, backed_up = time.time() + 300, 0
+    while time.time() < deadline and first.poll() is None:
+        for path in glob.glob(str(tmp_path / "runs" / "*" / "backup" / "training_metadata.json")):
+            try:
+                with open(path) as handle:
+                    backed_up = json.load(handle)["epoch"]
+            except (OSError, ValueError, KeyError):
+                pass
+        if backed_up >= 1:
+            break
+        time.sleep(0.05)
+    assert first.poll() is None, "the run ended before it could be killed:\n" + first.stdout.read()
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+
+    second = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    (run_dir,) = glob.glob(str(tmp_path / "runs" / "finetune-lenet5-*"))  # The same directory.
+    with open(os.path.join(run_dir, "config.json")) as handle:
+        config = json.load(handle)
+    resumed = config["resumed_from_epoch"]
+    assert resumed >= backed_up >= 1 and config["status"] == "finished"
+    relative = os.path.relpath(run_dir, tmp_path)
+    assert f"resuming {relative} at epoch {resumed + 1}" in second.stdout
+    assert f"Epoch {resumed + 1}/8" in second.stdout and "Epoch 1/8" not in second.stdout
+    assert _epochs(run_dir) == list(range(8))  # Every epoch logged once across both processes.
+    assert second.stdout.strip().splitlines()[-1].startswith(f"kerascnn: run directory {relative}")
