@@ -11,6 +11,7 @@ import kerascnn
 from conftest import build_shapes, trainable_count
 from kerascnn.registry import get_entry
 from kerascnn.training.recipes import recipe_for
+from kerascnn.transfer import replace_head
 
 LINEAGE = ("lecun1989", "zfnet", "nin_cifar", "nin_imagenet", "bn_inception")
 
@@ -164,10 +165,12 @@ def test_nin_cifar_matches_the_released_definition():
     # + 3*3*192*192+192 + 192*192+192 + 192*10+10
     # = 14,592 + 30,880 + 15,456 + 460,992 + 74,112 + 331,968 + 37,056 + 1,930.
     assert table.trainable_params == 966_986
-    assert [_spatial(table, n)[0] for n in ("mlpconv1_pool", "mlpconv2_pool", "predictions_conv")
+    assert [_spatial(table, n)[0] for n in ("mlpconv1_pool", "mlpconv2_pool", "mlpconv3_conv")
             ] == [16, 8, 8]
     assert [model.get_layer(f"mlpconv{i}_pool").pool_type for i in (1, 2)] == ["max", "avg"]
-    assert not [r for r in table.rows if r.type == "Dense"]  # global average pooling instead
+    # No fully connected layer but the class scores, read off the globally averaged maps.
+    assert [r.name for r in table.rows if r.type == "Dense"] == ["predictions"]
+    assert table.rows[-2].name == "head_avg_pool"
 
 
 def test_nin_imagenet_matches_the_released_definition():
@@ -180,13 +183,31 @@ def test_nin_imagenet_matches_the_released_definition():
     # + 1,025,000 (about 29 MiB in float32: the model zoo's "29MB" snapshot).
     assert table.trainable_params == 7_595_176
     sizes = [_spatial(table, n)[0] for n in ("mlpconv1_conv", "mlpconv1_pool", "mlpconv2_pool",
-                                              "mlpconv3_pool", "predictions_conv")]
+                                              "mlpconv3_pool", "mlpconv4_conv")]
     assert sizes == [54, 27, 13, 6, 6]
+    relu_maps = kerascnn.summary(build_shapes("nin_imagenet", class_map_relu=True), print_fn=None)
+    assert relu_maps.trainable_params == 7_595_176
+    assert relu_maps["predictions_conv"].output_shape == (None, 6, 6, 1000)
+
+
+def test_nin_class_maps_then_averaging_equal_averaging_then_dense():
+    model = kerascnn.build("nin_cifar", classifier_activation=None)
+    dense = model.get_layer("predictions")
+    assert isinstance(dense, keras.layers.Dense)
+    features = keras.Model(model.input, model.get_layer("mlpconv3_cccp1_relu").output)
+    x = np.random.default_rng(0).uniform(size=(2, 32, 32, 3)).astype("float32")
+    maps = keras.ops.convert_to_numpy(features(x))  # (2, 8, 8, 192)
+    kernel, bias = dense.get_weights()
+    class_maps = np.einsum("bhwc,ck->bhwk", maps, kernel) + bias  # the 1x1 convolution
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(x)),
+                               class_maps.mean(axis=(1, 2)), rtol=1e-4, atol=1e-5)
 
 
 def test_nin_rejects_unknown_layout():
     with pytest.raises(ValueError, match="Received: layout='mnist'"):
         kerascnn.build("nin_cifar", layout="mnist")
+    with pytest.raises(ValueError, match="Received: class_map_relu=1"):
+        kerascnn.build("nin_cifar", class_map_relu=1)
 
 
 # --- BN-Inception ----------------------------------------------------------------------------
@@ -260,7 +281,7 @@ def test_listed_with_their_papers():
         assert paper in get_entry(name).summary_line, name
 
 
-def test_block_groups():
+def test_block_groups_and_new_heads():
     groups = {
         "lecun1989": ["input", "h1", "h2", "h3", "head"],
         "zfnet": ["input", "conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "head"],
@@ -270,6 +291,8 @@ def test_block_groups():
         shape = (*kerascnn.minimum_input_size(name), get_entry(name).default_input_shape[-1])
         model = kerascnn.build(name, num_classes=3, input_shape=shape)
         assert kerascnn.group_names(model) == expected, name
+        # Fine-tuning's new head replaces `predictions`, as in every other family.
+        assert replace_head(model, 5).output_shape == (None, 5), name
 
 
 # nin_imagenet is nin_cifar's builder with another table.

@@ -31,15 +31,16 @@ def nin(
     classifier_activation="softmax",
     layout: str = "imagenet",
     dropout_rate: float = spec.DROPOUT_RATE,
+    class_map_relu: bool = False,
     name: str = "nin",
 ) -> keras.Model:
     """Lin, Chen & Yan 2014, "Network In Network": mlpconv blocks and global average pooling.
 
     Each mlpconv block is a convolution and two 1x1 convolutions with ReLUs
     (`mlpconv{i}_conv`, `mlpconv{i}_cccp1_conv`, `mlpconv{i}_cccp2_conv`). The last block's
-    second 1x1 convolution makes one map per class (`predictions_conv`, with a ReLU as in the
-    authors' definitions), global average pooling averages each map to a score, and
-    `classifier_activation` turns the scores into probabilities: no fully connected layer.
+    second 1x1 convolution makes one map per class, global average pooling averages each map to
+    a score, and `classifier_activation` turns the scores into probabilities: no fully connected
+    layer between features and classes.
 
     `nin_cifar` (`layout="cifar"`) is the paper's CIFAR-10 network with three mlpconv blocks,
     `nin_imagenet` (`layout="imagenet"`) the four-block ImageNet model its authors released, both
@@ -47,9 +48,20 @@ def nin(
     966,986 and 7,586,536 parameters. Pooling rounds up as Caffe's does
     (`kerascnn.layers.CeilModePooling2D`): 224 -> 54 -> 27 -> 13 -> 6 and 32 -> 16 -> 8.
 
-    Deviations: none in the layers; the definitions' Gaussian initial weights (standard
-    deviations 0.01 and 0.05) are Keras's Glorot uniform here. `include_top=False` ends after
-    the last block's first 1x1 convolution, the widest layer before the class maps.
+    A 1x1 convolution followed by global average pooling computes what global average pooling
+    followed by a dense layer with the same weights computes, so by default the class maps are
+    built in that order (`head_avg_pool`, then the `predictions` layer every kerascnn classifier
+    ends with, which fine-tuning replaces); the parameters are the same. The authors'
+    definitions also pass the class maps through a ReLU before averaging (relu12 of the ImageNet
+    prototxt), which breaks that equivalence: `class_map_relu=True` builds their head exactly
+    (`predictions_conv`, `predictions_relu`, `head_avg_pool`, then the activation as
+    `predictions`), which `kerascnn.fine_tune` cannot re-head (build it with
+    `include_top=False` instead).
+
+    Deviations: by default no ReLU on the class scores (above); the definitions' Gaussian
+    initial weights (standard deviations 0.01 and 0.05) are Keras's Glorot uniform here.
+    `include_top=False` ends after the last block's first 1x1 convolution, the widest layer
+    before the class maps.
 
     Args:
         num_classes: Number of classes, the width of the last 1x1 convolution (default 1000;
@@ -61,16 +73,20 @@ def nin(
             the scores themselves).
         layout: "imagenet" (default) or "cifar".
         dropout_rate: Dropout after the blocks the definitions mark (default 0.5).
+        class_map_relu: Build the class maps as a 1x1 convolution with a ReLU before the
+            averaging, as the authors' definitions do (default False: see above).
         name: Model name.
 
     Returns:
         A functional `keras.Model`.
 
     Raises:
-        ValueError: For an unknown `layout` or a `dropout_rate` outside [0, 1).
+        ValueError: For an unknown `layout`, a `dropout_rate` outside [0, 1) or a non-boolean
+            `class_map_relu`.
     """
     validation.check_choice(layout, "layout", tuple(spec.LAYOUTS))
     validation.check_fraction(dropout_rate, "dropout_rate")
+    validation.check_bool(class_map_relu, "class_map_relu")
     blocks = spec.LAYOUTS[layout]
     inputs = keras.Input(shape=input_shape, name="input")
     x = inputs
@@ -89,6 +105,10 @@ def nin(
     if not include_top:
         x = classifier_head(x, include_top=False, pooling=pooling, num_classes=num_classes,
                             classifier_activation=None)
+        return keras.Model(inputs, x, name=name)
+    if not class_map_relu:
+        x = classifier_head(x, include_top=True, pooling=None, num_classes=num_classes,
+                            classifier_activation=classifier_activation)
         return keras.Model(inputs, x, name=name)
     # The class maps compute in float32, like every classifier here, for mixed precision.
     x = _conv(x, num_classes, 1, name="predictions", dtype="float32")
