@@ -10,6 +10,10 @@
 
 The epochs of every phase are epochs of one run directory (see `rundir.py`): one history.csv,
 best/last checkpoints, TensorBoard logs and one backup to resume from, which records its phase.
+
+These methods are the seams to build on: a lock on the run directory belongs around `start` and
+`finish`, a checkpoint on a signal in `callbacks` (after the backup, which it can trigger), and
+`resume` is where a resumed run's state is read back.
 """
 
 from __future__ import annotations
@@ -118,7 +122,7 @@ class Run:
         self._backup_phase = None
         self._started = time.time()
         self._outputs = [MAIN_OUTPUT]
-        self._steps_per_epoch = 1
+        self._steps_per_epoch = self._steps_per_call = 1
         self._jit = False
 
     # --- paths ------------------------------------------------------------------------------
@@ -325,14 +329,12 @@ class Run:
                            finished=time.strftime(_STAMP), final_metrics=metrics,
                            export_path=export_path, message=guard.message,
                            duration_s=round(time.time() - self._started, 1))
-        if plan.task != "train":
+        if plan.task != "train" and not plan.temporary:
             self._write_phase_files(history)
         rundir.write_config(self.write_dir, self.config)
         if export_path and not self.quiet:
             print(f"kerascnn: exported to {export_path}", flush=True)
-        if plan.temporary:
-            shutil.rmtree(self.write_dir, ignore_errors=True)
-        elif plan.report and plan.is_chief:
+        if plan.report and plan.is_chief and not plan.temporary:
             rundir.write_report(plan.run_dir, self.bundle.validation, self.quiet)
         return RunOutcome(self.model, history, plan.run_dir, metrics, self.config, export_path,
                           bool(guard.diverged), guard.message)
@@ -352,8 +354,13 @@ class Run:
             json.dump(phases, handle, indent=2)
 
     def execute(self) -> RunOutcome:
-        """`start`, every phase, `finish`."""
-        self.start()
-        for phase in self.plan.phases:
-            self.fit_phase(phase)
-        return self.finish()
+        """`start`, every phase, `finish`; a temporary run directory is removed even when the
+        run is interrupted."""
+        try:
+            self.start()
+            for phase in self.plan.phases:
+                self.fit_phase(phase)
+            return self.finish()
+        finally:
+            if self.plan.temporary and self.write_dir:
+                shutil.rmtree(self.write_dir, ignore_errors=True)

@@ -3,7 +3,9 @@
 A run directory holds `config.json` (the resolved configuration, with a `fingerprint` of everything
 that determines the run and a `status`: "running", "finished" or "diverged"), `history.csv`,
 `logs/` (TensorBoard), `best.keras`, `last.keras` and, while the run is unfinished, `backup/`
-(Keras's `BackupAndRestore`).
+(Keras's `BackupAndRestore`, with the phase its epoch belongs to). A fine-tuning run, whose two
+phases are epochs of one run, adds `model.keras` (the final model) and `history.json` (the
+history by phase).
 
 Without an explicit directory a run goes to `runs/<model>-<timestamp>/`, unless an unfinished run
 of the same configuration is already there: then that run is resumed, which is what makes a killed
