@@ -36,7 +36,7 @@ def _epochs(run_dir):
 
 
 class _Interrupt(keras.callbacks.Callback):
-    """Stops the process's run after epoch `epoch` (0-based) is logged and backed up, like Ctrl-C."""
+    """Stops the run after epoch `epoch` (0-based) is logged and backed up, like Ctrl-C."""
 
     def __init__(self, epoch):
         super().__init__()

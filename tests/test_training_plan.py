@@ -3,7 +3,6 @@ writes nothing; `DataSpec`, the record of a run's data that the report and `eval
 
 import dataclasses
 import json
-import os
 
 import keras
 import numpy as np
@@ -74,7 +73,8 @@ def test_train_plan_refuses_names_models_and_run_directories(no_loading, tmp_pat
         plan("lenet5", "digits", run_dir=str(other), epochs=3)
     (tmp_path / "served" / "4").mkdir(parents=True)
     with pytest.raises(FileExistsError, match="export version directory exists"):
-        plan("lenet5", "digits", run_dir=str(tmp_path / "new"), export=str(tmp_path / "served" / "4"))
+        plan("lenet5", "digits", run_dir=str(tmp_path / "new"),
+             export=str(tmp_path / "served" / "4"))
 
 
 def test_a_plan_is_frozen_writes_nothing_and_resumes_its_own_run(no_loading, tmp_path):

@@ -18,7 +18,8 @@ import keras
 from kerascnn.training.optim import current_learning_rate
 
 __all__ = ["DivergenceGuard", "AtomicCheckpoint", "ResumableBackup", "LearningRateLogger",
-           "MainOutputLogs", "RunProgress", "resumed_epoch", "backup_phase", "trim_history", "best_so_far"]
+           "MainOutputLogs", "RunProgress", "resumed_epoch", "backup_phase", "trim_history",
+           "best_so_far"]
 
 
 class DivergenceGuard(keras.callbacks.TerminateOnNaN):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import sys
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
@@ -79,7 +78,29 @@ class Phase:
 
 @dataclasses.dataclass(frozen=True)
 class TrainPlan:
-    """Everything a run will do, decided; `config()` is what `config.json` records of it."""
+    """Everything a run will do, decided; `config()` is what `config.json` records of it.
+
+    Attributes:
+        task: "train" or "fine_tune".
+        model, data, recipe: What trains (`ModelSpec`), on what (`DataSpec`), and how.
+        phases: The `Phase`s, in order; their epochs are consecutive epochs of the run.
+        batch_size: The global batch size.
+        passes_per_epoch: Passes over the training data per epoch (`recipe.min_steps`).
+        augmentation: The augmentation policy the training data is loaded with.
+        seed: For the split, shuffling, augmentation and initial weights.
+        strategy: The `tf.distribute` strategy (already created).
+        jit_compile, steps_per_execution: As asked ("auto" is resolved once the model exists).
+        verbose: 0, 1 or 2.
+        run_dir: The run directory, or None for a temporary one.
+        write_dir: Where this process writes (a worker's own directory on non-chief workers).
+        resume: Whether the run continues an unfinished run in `run_dir`.
+        cluster: The multi-worker cluster (`TF_CONFIG`), or None.
+        export_dir: The version directory to export to at the end, or None.
+        report: Whether to write the run report at the end.
+        callbacks: The caller's Keras callbacks, after the run's own.
+        details: Task-specific entries of `config()` (fine-tuning's groups and factors).
+        earlier: The config of the run being resumed, or None.
+    """
 
     task: str
     model: ModelSpec

@@ -203,7 +203,8 @@ class Run:
             return
         plan, bundle = self.plan, self.bundle
         where = (f"resuming {plan.run_dir} at epoch {self.resumed_from + 1}" if plan.resume
-                 else "no run directory kept" if plan.temporary else f"run directory {plan.run_dir}")
+                 else "no run directory kept" if plan.temporary
+                 else f"run directory {plan.run_dir}")
         passes = plan.passes_per_epoch
         if plan.task == "train":
             what = (f"training {plan.model.name} on {bundle.train_examples} images "
@@ -215,8 +216,8 @@ class Run:
                     f"({bundle.validation_examples} held out): {phases or 'no epochs'}")
         rate = plan.phases[0].learning_rate if plan.phases else 0.0
         print(f"kerascnn: {what}, batch {plan.batch_size}, learning rate {rate:g}, "
-              f"{self.config['strategy']['replicas']} replica(s), XLA {'on' if self._jit else 'off'}; "
-              f"{where}", flush=True)
+              f"{self.config['strategy']['replicas']} replica(s), "
+              f"XLA {'on' if self._jit else 'off'}; {where}", flush=True)
         if self.config.get("advice"):
             print(f"kerascnn: note: {self.config['advice']}", flush=True)
 

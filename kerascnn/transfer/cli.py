@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 
 from kerascnn.arguments import parse_shape
 

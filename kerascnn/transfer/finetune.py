@@ -8,9 +8,9 @@
 
 Both phases are epochs of one run (`kerascnn.training.run`), which writes the same run directory
 as `kerascnn.train` and resumes the same way. Freezing is by block group; frozen batch-norm layers
-run in inference mode, so their statistics and every frozen weight leave training bit-identical. Phase 2's rates live in one optimizer
-(`GroupLearningRates`), so the head may keep the base rate or the groups may follow a layer-wise
-decay, and the whole thing saves with the model.
+run in inference mode, so their statistics and every frozen weight leave training bit-identical.
+Phase 2's rates live in one optimizer (`GroupLearningRates`), so the head may keep the base rate or
+the groups may follow a layer-wise decay, and the whole thing saves with the model.
 """
 
 from __future__ import annotations
