@@ -45,7 +45,8 @@ def lecun1989(
     paper leaving it undescribed; the tanh constants are those LeCun et al. give in 1998 (the
     1989 text names a scaled hyperbolic tangent only). The paper's output units are tanh units
     trained on the mean squared error against +-1 targets; kerascnn trains with cross-entropy,
-    so the default output is softmax (`classifier_activation="tanh"` gives the paper's units).
+    so the default output is softmax (`classifier_activation="tanh"` gives tanh output units, to
+    be compiled by hand with the mean squared error against +-1 targets).
 
     Args:
         num_classes: Number of outputs (default 10).
