@@ -282,3 +282,75 @@ def test_cli_exports_quantized_and_prints_both_accuracies(digits_lenet, tmp_path
     assert "validation top-1 on 1797 images: keras" in captured.err
     assert "litert dynamic" in captured.err
     assert os.path.isfile(out / "1" / "lenet5.tflite")
+
+
+# One model per family, as small as the family allows: the smallest variant at its computed minimum
+# input size (at least 8x8), features only where the classifier is a stack of 4,096-unit Dense
+# layers (the layers that matter for conversion are the convolutional ones).
+FAMILY_MODELS = {
+    "alexnet": ("alexnet", {"include_top": False, "pooling": "avg"}),
+    "vgg": ("vgg11_lrn", {"include_top": False, "pooling": "avg"}),
+    "zfnet": ("zfnet", {"include_top": False, "pooling": "avg"}),
+    "densenet": ("densenet40_k12", {}),
+    "inception_v4": ("inception_resnet_v1", {}),
+    "mlp": ("mlp", {"hidden_units": (8,)}),
+    "mobilenet": ("mobilenet", {"alpha": 0.25}),
+    "perceptron": ("single_layer", {}),
+    "plain_cifar": ("plain20", {}),
+    "preact_resnet": ("preact_resnet110", {}),
+    "resnet": ("resnet18", {}),
+    "resnext": ("resnext50_32x4d", {}),
+    "shufflenet": ("shufflenet_g3", {"scale": 0.25}),
+    "shufflenet_v2": ("shufflenet_v2_x0_5", {}),
+    "wide_resnet": ("wrn16_8", {}),
+}
+TESTED_ELSEWHERE = {"lenet": "lenet5_1998", "resnet_cifar": "resnet20"}
+# Deep graphs whose conversion takes 1-4 minutes each on a shared 2-core machine (Keras traces a
+# model several times per export): tools/export_families.py runs them through this same check.
+# Their layers are covered here: grouped convolutions (ResNeXt) and scaled residuals
+# (Inception-ResNet) in test_every_custom_layer_converts, pre-activation units and inception
+# modules by the other families.
+HEAVY_FAMILIES = ("bn_inception", "inception_v4", "preact_resnet", "resnet_v2", "resnext")
+
+
+def family_models() -> dict:
+    """{family: (model name, build options)} for every registered family."""
+    from kerascnn.registry import get_entry
+
+    first = {}
+    for name in kerascnn.list_models():
+        first.setdefault(get_entry(name).family, name)
+    return {family: FAMILY_MODELS.get(family, (name, {})) for family, name in first.items()
+            if family not in TESTED_ELSEWHERE}
+
+
+def check_family(family: str, tmp_path) -> None:
+    """Exports the family's model to LiteRT and ONNX and compares both runtimes with Keras."""
+    from kerascnn.registry import get_entry
+
+    name, options = family_models()[family]
+    entry = get_entry(name)
+    shape = entry.default_input_shape
+    if entry.spatial:
+        height, width = (max(8, size) for size in kerascnn.minimum_input_size(name))
+        shape = (height, width, shape[-1])
+    keras.utils.set_random_seed(6)
+    model = kerascnn.build(name, input_shape=shape, **{"num_classes": 3, **options})
+    files = [exported_file(kerascnn.export(model, tmp_path / fmt, format=fmt))
+             for fmt in ("litert", "onnx")]
+    images = pixels(shape, 2)
+    probabilities = keras_probabilities(model, images)
+    activation = getattr(model.layers[-1], "activation", None)
+    if getattr(activation, "__name__", "") not in ("softmax", "sigmoid"):
+        # Features or logits: every export ends in a softmax (as the SavedModel does).
+        exp = np.exp(probabilities - probabilities.max(-1, keepdims=True))
+        probabilities = exp / exp.sum(-1, keepdims=True)
+    for received in run_in_runtimes([(f, images) for f in files], tmp_path):
+        assert np.max(np.abs(received - probabilities)) <= FLOAT_TOLERANCE
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "family", sorted(set(family_models()) - set(HEAVY_FAMILIES)))
+def test_one_model_per_family_in_each_runtime(family, tmp_path):
+    check_family(family, tmp_path)
