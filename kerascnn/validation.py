@@ -5,6 +5,7 @@ Checks run before any long work (building, loading, training) starts.
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any
 
@@ -36,10 +37,14 @@ COMMON_ARGUMENTS = (
 POOLING_CHOICES = (None, "avg", "max")
 
 
-def check_positive_int(value: Any, name: str, minimum: int = 1) -> int:
-    """Returns `value` if it is an int >= `minimum`, else raises a ValueError naming `name`."""
+def check_positive_int(value: Any, name: str, minimum: int = 1,
+                       maximum: int | None = None) -> int:
+    """Returns `value` if it is an int >= `minimum` (and <= `maximum`), else raises a ValueError
+    naming `name`."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}. Received: {name}={value!r}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be an integer <= {maximum}. Received: {name}={value!r}")
     return value
 
 
@@ -62,8 +67,10 @@ def check_number(
     include_low: bool = True,
     include_high: bool = True,
 ) -> float:
-    """Returns `value` as a float if it is a real number within the given bounds, else raises."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+    """Returns `value` as a float if it is a finite real number within the given bounds, else
+    raises (an infinite width or scale would only fail later, converting it to a layer size)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    ok = ok and (isinstance(value, int) or math.isfinite(value))
     if ok and low is not None:
         ok = value >= low if include_low else value > low
     if ok and high is not None:
@@ -71,7 +78,8 @@ def check_number(
     if not ok:
         left = "(-inf" if low is None else ("[" if include_low else "(") + f"{low:g}"
         right = "inf)" if high is None else f"{high:g}" + ("]" if include_high else ")")
-        raise ValueError(f"{name} must be a number in {left}, {right}. Received: {name}={value!r}")
+        raise ValueError(
+            f"{name} must be a finite number in {left}, {right}. Received: {name}={value!r}")
     return float(value)
 
 
@@ -84,7 +92,11 @@ def check_bool(value: Any, name: str) -> bool:
 
 def check_choice(value: Any, name: str, choices: tuple) -> Any:
     """Returns `value` if it is one of `choices`, else raises a ValueError listing them."""
-    if value not in choices:
+    try:
+        known = value in choices
+    except (ValueError, TypeError):  # numpy arrays compare element-wise, with no one truth value
+        known = False
+    if not known:
         raise ValueError(f"{name} must be one of {list(choices)}. Received: {name}={value!r}")
     return value
 

@@ -133,9 +133,15 @@ def cifar_blocks_per_stage(depth: int, layers_per_block: int = 2, extra_layers: 
     return per_stage if remainder == 0 and per_stage >= 1 else 0
 
 
+# The deepest CIFAR ResNet published has 1202 layers (He et al. 2015, section 4.2). Well beyond
+# that a network takes hours to build and outgrows the recursion limit kerascnn sets for Keras's
+# graph walk (20,000 frames, about three Keras layers per counted layer): refused at once.
+MAX_CIFAR_DEPTH = 5000
+
+
 def check_cifar_depth(depth, layers_per_block: int = 2, extra_layers: int = 2) -> int:
     """Returns the blocks per stage for `depth`, or raises a ValueError naming the valid form."""
-    validation.check_positive_int(depth, "depth")
+    validation.check_positive_int(depth, "depth", maximum=MAX_CIFAR_DEPTH)
     blocks = cifar_blocks_per_stage(depth, layers_per_block, extra_layers)
     if not blocks:
         step = 3 * layers_per_block
