@@ -237,8 +237,12 @@ def load(
 
     Raises:
         ValueError: For invalid arguments (naming the argument and the value), unprepared
-            tensorflow-datasets data (saying how to prepare it), or a folder with no usable
-            images.
+            tensorflow-datasets data (saying how to prepare it), a folder with no usable
+            images, or bad data, before any training step: NaN or infinite values, labels
+            outside [0, num_classes), images and labels of different lengths, images of mixed
+            sizes in a list, a dataset of another structure (each naming the positions or the
+            element_spec; a `tf.data.Dataset` is checked on its element_spec and first
+            elements, see `kerascnn.data.checks`).
     """
     input_shape = _check_input_shape(input_shape)
     check_positive_int(batch_size, "batch_size")
