@@ -48,6 +48,7 @@ _ABSL_PREAMBLE = b"WARNING: All log messages before absl::InitializeLog() is cal
 # Lines that continue a multi-line C++ log message (cpu_feature_guard.cc's second line).
 _CONTINUATIONS = (b"To enable the following instructions:",)
 _WAIT_SECONDS = 2.0  # At exit, for the filter to write out what is left in the pipe.
+_MAX_FD = 1 << 16
 
 _filter = None  # (saved stderr fd, filter process id) while installed
 
@@ -125,11 +126,13 @@ def _start_filter() -> None:
         try:
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group.
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            os.close(write_fd)
             null = os.open(os.devnull, os.O_RDWR)
             os.dup2(null, 0)
             os.dup2(null, 1)  # Hold no stdout pipe open for whoever reads the command's output.
-            _filter_stream(read_fd, saved)
+            # Nor any other descriptor the command was given (fd 2 is still the terminal here).
+            os.closerange(3, read_fd)
+            os.closerange(read_fd + 1, _MAX_FD)
+            _filter_stream(read_fd, 2)
         finally:
             os._exit(0)
     os.close(read_fd)
