@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _make_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, FileNotFoundError, FileExistsError) as error:
+    except (ValueError, FileNotFoundError, FileExistsError, ConnectionError) as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         print(f"kerascnn: error: {message}", file=sys.stderr)
         return 2

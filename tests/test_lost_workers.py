@@ -28,16 +28,26 @@ def _free_ports(count):
     return ports
 
 
+def _worker(cluster, index, run_dir, epochs=1, options=(), env=None, **popen):
+    """`kerascnn train lenet5 --data digits` as worker `index` of `cluster`."""
+    env = dict(env or os.environ, TF_CONFIG=json.dumps(
+        {"cluster": cluster, "task": {"type": "worker", "index": index}}))
+    command = [sys.executable, "-m", "kerascnn.cli", "train", "lenet5", "--data", "digits",
+               "--epochs", str(epochs), "--strategy", "multi_worker", "--no-report",
+               "--run-dir", str(run_dir), *options]
+    return subprocess.Popen(command, text=True, env=env, **popen)
+
+
 def _lone_worker(tmp_path, name, timeout):
     """Starts worker 0 of a two-worker cluster whose worker 1 never starts."""
     cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
-    env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster,
-                                                 "task": {"type": "worker", "index": 0}}))
-    env[rendezvous.TIMEOUT_VARIABLE] = str(timeout)
-    command = [sys.executable, "-m", "kerascnn.cli", "train", "lenet5", "--data", "digits",
-               "--epochs", "1", "--strategy", "multi_worker", "--run-dir", str(tmp_path / name)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env=env)
+    # The limit through the option once, through the environment variable otherwise.
+    env = dict(os.environ, **{rendezvous.TIMEOUT_VARIABLE: str(timeout)})
+    options = ("--worker-timeout", str(timeout)) if timeout < 60 else ()
+    if options:
+        env.pop(rendezvous.TIMEOUT_VARIABLE)
+    process = _worker(cluster, 0, tmp_path / name, options=options, env=env,
+                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     return process, cluster["worker"][1]
 
 
@@ -107,3 +117,52 @@ def test_workers_that_answer_are_not_awaited():
         assert time.monotonic() - started < 5
     finally:
         peer.close()
+
+
+def _weights(path):
+    import keras
+
+    return keras.saving.load_model(path, compile=False).get_weights()
+
+
+def test_worker_killed_mid_run_stops_the_other_and_both_resume(tmp_path):
+    import numpy as np
+
+    from kerascnn.training import multiworker
+
+    run_dir = tmp_path / "run"
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
+    logs = [tmp_path / f"worker{i}.log" for i in range(2)]
+    workers = [_worker(cluster, i, run_dir, epochs=3, stdout=open(logs[i], "w"),
+                       stderr=subprocess.STDOUT) for i in range(2)]
+    try:
+        deadline = time.monotonic() + 300
+        while "Epoch 2/3" not in logs[1].read_text() and time.monotonic() < deadline:
+            assert workers[1].poll() is None, logs[1].read_text()[-3000:]
+            time.sleep(0.5)
+        workers[1].kill()
+        killed_at = time.monotonic()
+        code = workers[0].wait(timeout=120)
+        # TensorFlow's coordination service misses the heartbeats within seconds.
+        assert time.monotonic() - killed_at < 120
+        output = logs[0].read_text()
+        assert code != 0
+        assert f"kerascnn: error: Lost worker 1 at {cluster['worker'][1]}" in output
+        assert "Traceback" not in output
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+
+    restarted = [_worker(cluster, i, run_dir, epochs=3, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT) for i in range(2)]
+    outputs = [worker.communicate(timeout=400)[0] for worker in restarted]
+    for worker, output in zip(restarted, outputs):
+        assert worker.returncode == 0, output[-3000:]
+        assert "Epoch 3/3" in output and "Epoch 1/3" not in output  # Resumed, not restarted.
+    with open(run_dir / "history.csv") as handle:
+        assert len(handle.read().strip().splitlines()) == 4  # Header and three epochs.
+    other = multiworker.worker_dir(str(run_dir), {"cluster": cluster,
+                                                 "task": {"type": "worker", "index": 1}})
+    for a, b in zip(_weights(run_dir / "last.keras"), _weights(os.path.join(other, "last.keras"))):
+        np.testing.assert_array_equal(a, b)

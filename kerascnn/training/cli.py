@@ -28,8 +28,9 @@ def _run_train(args: argparse.Namespace) -> int:
         args.model, args.data, recipe=args.recipe, epochs=args.epochs, batch_size=args.batch_size,
         learning_rate=args.learning_rate, run_dir=args.run_dir, export=args.export,
         strategy=args.strategy, cpu_replicas=args.cpu_replicas,
-        mixed_precision=args.mixed_precision, jit_compile=args.xla,
-        steps_per_execution=args.steps_per_execution, validation_split=args.validation_split, seed=args.seed, verbose=args.verbose,
+        worker_timeout=args.worker_timeout, mixed_precision=args.mixed_precision,
+        jit_compile=args.xla, steps_per_execution=args.steps_per_execution,
+        validation_split=args.validation_split, seed=args.seed, verbose=args.verbose,
         split=args.split, data_dir=args.data_dir, report=not args.no_report, **options,
         **build_kwargs,
     )
@@ -121,6 +122,9 @@ def add_commands(commands) -> None:
                           help="export the trained model (default dir saved_models/MODEL)")
     training.add_argument("--strategy", default="auto",
                           choices=["auto", "default", "mirrored", "multi_worker", "tpu"])
+    training.add_argument("--worker-timeout", type=float, metavar="SECONDS",
+                          help="how long a worker of a multi-worker cluster waits for the others "
+                               "(default $KERASCNN_WORKER_TIMEOUT, else 600)")
     training.add_argument("--cpu-replicas", type=int,
                           help="split the CPU into N logical devices and mirror over them")
     training.add_argument("--mixed-precision", action="store_true", help="mixed precision")

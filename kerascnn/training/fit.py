@@ -52,7 +52,7 @@ def train(model_or_name, data, *, recipe="auto", epochs=None, batch_size=None, l
           run_dir=None, export=None, strategy="auto", cpu_replicas=None, mixed_precision=False,
           jit_compile="auto", steps_per_execution="auto", validation_split=0.1, seed=0,
           verbose="auto", augmentation="recipe", split=None, data_dir=None, callbacks=None,
-          report=True, **build_kwargs) -> TrainResult:
+          report=True, worker_timeout=None, **build_kwargs) -> TrainResult:
     """Trains a model the way its paper did, writing a resumable run directory.
 
     Args:
@@ -86,6 +86,8 @@ def train(model_or_name, data, *, recipe="auto", epochs=None, batch_size=None, l
         callbacks: Extra Keras callbacks, run after kerascnn's own.
         report: bool, default True: write the run report at the end, its page at
             `run_dir/report/report.html` (see `kerascnn.report`).
+        worker_timeout: Seconds a worker of a multi-worker cluster waits for the others, saying
+            whom it waits for, before it gives up (default `$KERASCNN_WORKER_TIMEOUT`, else 600).
         **build_kwargs: Passed to `kerascnn.build` (input_shape, family options ...).
 
     Returns:
@@ -102,7 +104,7 @@ def train(model_or_name, data, *, recipe="auto", epochs=None, batch_size=None, l
         cpu_replicas=cpu_replicas, mixed_precision=mixed_precision, jit_compile=jit_compile,
         steps_per_execution=steps_per_execution, validation_split=validation_split, seed=seed,
         verbose=verbose, augmentation=augmentation, split=split, data_dir=data_dir,
-        callbacks=callbacks, report=report, **build_kwargs)
+        callbacks=callbacks, report=report, worker_timeout=worker_timeout, **build_kwargs)
     outcome = Run(run_plan).execute()
     return TrainResult(inference_model(outcome.model), outcome.history, outcome.run_dir,
                        outcome.metrics, outcome.config, outcome.export_path, outcome.diverged,

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import keras
 import tensorflow as tf
@@ -48,6 +49,8 @@ __all__ = [
     "worker_dir",
     "cluster_from_environment",
     "SyncReplicaVariables",
+    "LostWorkerError",
+    "lost_worker_message",
 ]
 
 _INSTALLED = False
@@ -206,3 +209,39 @@ class SyncReplicaVariables(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         self.synchronize()
+
+
+# "/job:worker/replica:0/task:1" in TensorFlow's coordination-service errors.
+_TASK = re.compile(r"/job:(\w+)(?:/replica:\d+)?/task:(\d+)")
+_LOST_TASK_ERRORS = (tf.errors.UnavailableError, tf.errors.AbortedError,
+                     tf.errors.DeadlineExceededError, tf.errors.CancelledError)
+
+
+class LostWorkerError(ConnectionError):
+    """A worker of the cluster died during training; the message names it and how to resume."""
+
+
+def lost_worker_message(error: BaseException, config: dict | None = None) -> str | None:
+    """One line for a collective that failed because a worker died, or None for other errors.
+
+    TensorFlow's coordination service notices a worker that stopped sending heartbeats within
+    seconds and aborts every collective on the others with a many-line `UnavailableError`; this
+    names the lost workers and their addresses and says how to resume.
+    """
+    if not isinstance(error, _LOST_TASK_ERRORS):
+        return None
+    text = str(error)
+    if not any(sign in text for sign in ("heartbeat", "unhealthy", "Collective ops is aborted")):
+        return None
+    config = config or cluster_from_environment() or {}
+    own = config.get("task", {})
+    lost = []
+    for kind, index in dict.fromkeys(_TASK.findall(text)):
+        if (kind, int(index)) == (own.get("type"), own.get("index")):
+            continue
+        addresses = config.get("cluster", {}).get(kind, [])
+        where = f" at {addresses[int(index)]}" if int(index) < len(addresses) else ""
+        lost.append(f"{kind} {index}{where}")
+    who = ", ".join(lost) or "another worker"
+    return (f"Lost {who}: it stopped answering during training. The run directory keeps the "
+            f"last checkpoint: start every worker again with the same command to resume.")

@@ -280,7 +280,7 @@ def plan(model_or_name, data, *, recipe="auto", epochs=None, batch_size=None, le
          run_dir=None, export=None, strategy="auto", cpu_replicas=None, mixed_precision=False,
          jit_compile="auto", steps_per_execution="auto", validation_split=0.1, seed=0,
          verbose="auto", augmentation="recipe", split=None, data_dir=None, callbacks=None,
-         report=True, **build_kwargs) -> TrainPlan:
+         report=True, worker_timeout=None, **build_kwargs) -> TrainPlan:
     """The plan of `kerascnn.train(...)` with the same arguments (see there); reads no image.
 
     Raises:
@@ -293,7 +293,7 @@ def plan(model_or_name, data, *, recipe="auto", epochs=None, batch_size=None, le
                      jit_compile, steps_per_execution)
     # The strategy comes first: multi-worker collectives and CPU splits must be set up before
     # TensorFlow runs its first operation.
-    strategy = resolve_strategy(strategy, cpu_replicas)
+    strategy = resolve_strategy(strategy, cpu_replicas, worker_timeout)
     spec = model_spec(model_or_name, build_kwargs, mixed_policy(mixed_precision))
     from kerascnn.data.counting import count_training_examples
 

@@ -306,10 +306,17 @@ class Run:
         train, validation, data_callbacks = self._pipelines(phase)
         # The backup sets where a resumed phase starts; a value left by an earlier phase must not.
         self.model._initial_epoch = None
-        # The pipeline shuffles; Keras's own shuffle does not apply to datasets.
-        self.model.fit(train, validation_data=validation, initial_epoch=first, epochs=end,
-                       callbacks=self.callbacks(phase, data_callbacks), verbose=self.plan.verbose,
-                       shuffle=False)
+        try:
+            # The pipeline shuffles; Keras's own shuffle does not apply to datasets.
+            self.model.fit(train, validation_data=validation, initial_epoch=first, epochs=end,
+                           callbacks=self.callbacks(phase, data_callbacks),
+                           verbose=self.plan.verbose, shuffle=False)
+        except tf.errors.OpError as error:
+            cluster = dict(self.plan.cluster) if self.plan.cluster else None
+            lost = multiworker.lost_worker_message(error, cluster)
+            if lost is None:
+                raise
+            raise multiworker.LostWorkerError(lost) from None
 
     # --- finish -----------------------------------------------------------------------------
 

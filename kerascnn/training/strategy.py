@@ -61,9 +61,9 @@ def _tpu_resolver():
     return resolver
 
 
-def _multi_worker():
+def _multi_worker(worker_timeout: float | None):
     # TensorFlow's own wait for the other workers ignores signals and never ends: meet them first.
-    rendezvous.wait_for_workers(multiworker.cluster_from_environment())
+    rendezvous.wait_for_workers(multiworker.cluster_from_environment(), worker_timeout)
     try:
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
     except RuntimeError as error:
@@ -75,10 +75,10 @@ def _multi_worker():
     return strategy
 
 
-def _create(strategy: str, cpu_replicas: int | None):
+def _create(strategy: str, cpu_replicas: int | None, worker_timeout: float | None):
     if strategy == "auto":
         if multiworker.cluster_from_environment():
-            return _multi_worker()
+            return _multi_worker(worker_timeout)
         resolver = _tpu_resolver()
         if resolver is not None:
             return tf.distribute.TPUStrategy(resolver)
@@ -92,7 +92,7 @@ def _create(strategy: str, cpu_replicas: int | None):
                 "strategy='multi_worker' needs TF_CONFIG naming a cluster of two or more tasks. "
                 f"Received: TF_CONFIG={os.environ.get('TF_CONFIG')!r}"
             )
-        return _multi_worker()
+        return _multi_worker(worker_timeout)
     if strategy == "tpu":
         resolver = _tpu_resolver()
         if resolver is None:
@@ -104,7 +104,8 @@ def _create(strategy: str, cpu_replicas: int | None):
     return tf.distribute.MirroredStrategy(gpus or None)
 
 
-def resolve_strategy(strategy="auto", cpu_replicas: int | None = None):
+def resolve_strategy(strategy="auto", cpu_replicas: int | None = None,
+                     worker_timeout: float | None = None):
     """Returns the `tf.distribute.Strategy` a run uses (one instance per choice and process).
 
     Args:
@@ -113,6 +114,9 @@ def resolve_strategy(strategy="auto", cpu_replicas: int | None = None):
             `tf.distribute.Strategy` instance, returned as is.
         cpu_replicas: int or None; split the CPU into this many logical devices and mirror over
             them. Must be chosen before TensorFlow's first operation in the process.
+        worker_timeout: Seconds a worker of a multi-worker cluster waits for the others before
+            giving up (default `$KERASCNN_WORKER_TIMEOUT`, else 600; see
+            `kerascnn.training.rendezvous`).
 
     Raises:
         ValueError: For an unknown strategy name, a strategy the machine cannot provide, or a CPU
@@ -130,7 +134,7 @@ def resolve_strategy(strategy="auto", cpu_replicas: int | None = None):
             )
     key = (strategy, cpu_replicas)
     if key not in _CACHE:
-        _CACHE[key] = _create(strategy, cpu_replicas)
+        _CACHE[key] = _create(strategy, cpu_replicas, worker_timeout)
     return _CACHE[key]
 
 
