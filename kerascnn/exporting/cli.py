@@ -47,10 +47,13 @@ def _run_export(args: argparse.Namespace) -> int:
               file=sys.stderr)
     class_names = _class_names(args.class_names) or info.get("class_names")
     normalization = args.normalization or info.get("normalization") or "unit"
-    path = export(model, args.out, format=args.format, class_names=class_names,
-                  normalization=normalization, quantization=quantization,
-                  representative_data=args.representative_data,
-                  validation_data=args.validation_data, overwrite=args.overwrite)
+    try:
+        path = export(model, args.out, format=args.format, class_names=class_names,
+                      normalization=normalization, quantization=quantization,
+                      representative_data=args.representative_data,
+                      validation_data=args.validation_data, overwrite=args.overwrite)
+    except ImportError as error:  # A missing optional package: one line saying what to install.
+        raise ValueError(str(error)) from None
     with open(os.path.join(path, METADATA_FILE)) as f:
         _print_validation(json.load(f), quantization)
     print(path)
@@ -60,7 +63,11 @@ def _run_export(args: argparse.Namespace) -> int:
 def _run_predict(args: argparse.Namespace) -> int:
     from kerascnn.saving import predict_files
 
-    for image, ranked in zip(args.images, predict_files(args.path, args.images, args.top_k)):
+    try:
+        results = predict_files(args.path, args.images, args.top_k)
+    except ImportError as error:
+        raise ValueError(str(error)) from None
+    for image, ranked in zip(args.images, results):
         print(f"{image}: " + ", ".join(f"{name} {score:.4f}" for name, score in ranked))
     return 0
 
