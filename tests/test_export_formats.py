@@ -246,7 +246,7 @@ def digits_lenet():
     return model, pixels_, np.concatenate(labels)
 
 
-def test_int8_lenet5_on_digits(digits_lenet, tmp_path):
+def test_lenet5_on_digits_float_onnx_and_int8(digits_lenet, tmp_path):
     model, images, labels = digits_lenet
     path = kerascnn.export(model, tmp_path / "int8", format="litert", quantization="int8",
                            representative_data="digits", validation_data=(images, labels))
@@ -259,13 +259,15 @@ def test_int8_lenet5_on_digits(digits_lenet, tmp_path):
     assert abs(check["top1_export"] - check["top1_keras"]) <= 1 - INT8_AGREEMENT
 
     float_file = exported_file(kerascnn.export(model, tmp_path / "float", format="litert"))
-    quantized, floating = run_in_runtimes(
-        [(exported_file(path), images), (float_file, images)], tmp_path
+    onnx_file = exported_file(kerascnn.export(model, tmp_path / "onnx", format="onnx"))
+    quantized, floating, onnx = run_in_runtimes(
+        [(exported_file(path), images), (float_file, images), (onnx_file, images)], tmp_path
     )
     expected = keras_probabilities(model, images)
     agreement = np.mean(quantized.argmax(1) == expected.argmax(1))
     assert agreement >= INT8_AGREEMENT
     assert np.max(np.abs(floating - expected)) <= FLOAT_TOLERANCE
+    assert np.max(np.abs(onnx - expected)) <= FLOAT_TOLERANCE
     # Issue 12's target: the int8 file at most 0.3x the float one.
     assert os.path.getsize(exported_file(path)) <= 0.3 * os.path.getsize(float_file)
 
