@@ -128,7 +128,8 @@ def test_bad_datasets_are_refused_from_spec_and_first_elements():
 
 def test_a_failing_dataset_is_a_value_error_naming_data():
     def fail(image, label):
-        tf.debugging.assert_less(label, tf.constant(0, label.dtype), message="no label may be >= 0 here")
+        tf.debugging.assert_less(label, tf.constant(0, label.dtype),
+                                 message="no label may be >= 0 here")
         return image, label
 
     dataset = _dataset(_images(), LABELS).map(fail)
