@@ -130,10 +130,13 @@ def main(argv: list[str] | None = None) -> int:
     args = _make_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, FileNotFoundError, FileExistsError, ConnectionError) as error:
+    except (ValueError, OSError) as error:  # OSError: missing files, a live run's lock, full disk
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         print(f"kerascnn: error: {message}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as error:  # Ctrl-C, or a run stopped by a signal (training/signals.py)
+        print(f"kerascnn: {str(error) or 'interrupted'}", file=sys.stderr, flush=True)
+        return getattr(error, "exit_status", 130)
 
 
 if __name__ == "__main__":

@@ -8,13 +8,13 @@ any more: the last good checkpoint stays the last checkpoint.
 from __future__ import annotations
 
 import csv
-import json
 import math
 import os
 import sys
 
 import keras
 
+from kerascnn.training.backup import ResumableBackup, backup_phase, resumed_epoch, write_failed
 from kerascnn.training.optim import current_learning_rate
 
 __all__ = ["DivergenceGuard", "AtomicCheckpoint", "ResumableBackup", "LearningRateLogger",
@@ -75,9 +75,16 @@ class DivergenceGuard(keras.callbacks.TerminateOnNaN):
 
 
 def _atomic_save(model: keras.Model, path: str) -> None:
+    """Saves under a temporary name, then renames: a failed or killed save leaves the previous
+    file as it was (a failure raises `CheckpointWriteError` naming `path`)."""
     temporary = f"{path[:-len('.keras')]}.partial.keras"
-    model.save(temporary)
-    os.replace(temporary, path)
+    try:
+        model.save(temporary)
+        os.replace(temporary, path)
+    except OSError as error:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise write_failed(path, error) from None
 
 
 class AtomicCheckpoint(keras.callbacks.Callback):
@@ -119,39 +126,6 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         _atomic_save(self.model, self.path)
 
 
-class ResumableBackup(keras.callbacks.BackupAndRestore):
-    """`BackupAndRestore` that writes atomically and stops writing once the run has diverged, so a
-    killed run resumes from its last complete epoch and a diverged one from its last good one.
-
-    The backup records the run's phase (`phase`): a phase restores only its own backup, whose
-    optimizer state is its own. The run deletes the backup when it finishes.
-    """
-
-    def __init__(self, backup_dir: str, guard: DivergenceGuard, phase: str | None = None):
-        super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=False)
-        self.guard = guard
-        self.phase = phase
-
-    def _load_model(self):
-        if backup_phase(self.backup_dir) not in (None, self.phase):
-            return
-        super()._load_model()
-
-    def _save_model(self):
-        if self.guard.diverged:
-            return
-        os.makedirs(self.backup_dir, exist_ok=True)
-        temporary = os.path.join(self.backup_dir, "partial.weights.h5")
-        self.model.save_weights(temporary, overwrite=True)
-        os.replace(temporary, self._weights_path)
-        metadata = {"epoch": self._current_epoch, "batch": self._last_batch_seen}
-        if self.phase is not None:
-            metadata["phase"] = self.phase
-        with open(self._training_metadata_path + ".partial", "w") as handle:
-            json.dump(metadata, handle)
-        os.replace(self._training_metadata_path + ".partial", self._training_metadata_path)
-
-
 class RunProgress(keras.callbacks.ProgbarLogger):
     """Keras's progress display, counting epochs out of the whole run ("Epoch 3/8") when the run
     is several `fit` calls (fine-tuning's phases), not out of the current call's."""
@@ -190,54 +164,54 @@ class MainOutputLogs(keras.callbacks.Callback):
                 logs.setdefault(alias, logs[key])
 
 
-def _metadata(backup_dir: str) -> dict:
+def _complete_rows(path: str) -> tuple[list, list, bool]:
+    """The header and the complete rows of `history.csv` (every cell a number, as many cells as
+    the header), and whether any row was not."""
     try:
-        with open(os.path.join(backup_dir, "training_metadata.json")) as handle:
-            metadata = json.load(handle)
-    except (OSError, ValueError):
-        return {}
-    return metadata if isinstance(metadata, dict) else {}
+        with open(path, newline="") as handle:
+            rows = list(csv.reader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return [], [], True
+    if not rows or not rows[0] or rows[0][0] != "epoch":
+        return [], [], bool(rows)
+    header, kept = rows[0], []
+    for row in rows[1:]:
+        try:
+            complete = len(row) == len(header) and int(row[0]) >= 0
+            [float(cell) for cell in row]
+        except ValueError:
+            complete = False
+        if complete:
+            kept.append(row)
+    return header, kept, len(kept) != len(rows) - 1
 
 
-def resumed_epoch(backup_dir: str) -> int:
-    """The epoch a backup in `backup_dir` resumes from (0 when there is none)."""
-    try:
-        return int(_metadata(backup_dir).get("epoch", 0))
-    except (TypeError, ValueError):
-        return 0
-
-
-def backup_phase(backup_dir: str) -> str | None:
-    """The phase whose epoch the backup in `backup_dir` holds (None: none recorded)."""
-    return _metadata(backup_dir).get("phase")
-
-
-def trim_history(path: str, epochs_done: int) -> None:
-    """Drops rows of `history.csv` for epochs at or after `epochs_done` (zero-based epoch column),
-    which a killed run may have logged without backing up; they are trained and logged again."""
+def trim_history(path: str, epochs_done: int) -> str | None:
+    """Keeps the rows of `history.csv` for epochs before `epochs_done` (zero-based epoch column):
+    later ones a killed run logged without backing up are trained and logged again. Rows a kill
+    or a full disk cut short, and a file that is not a history at all, are dropped; returns a
+    line saying so, or None."""
     if not os.path.isfile(path):
-        return
-    with open(path, newline="") as handle:
-        rows = list(csv.reader(handle))
-    if not rows:
-        return
-    kept = [rows[0]] + [r for r in rows[1:] if r and r[0].isdigit() and int(r[0]) < epochs_done]
+        return None
+    header, rows, damaged = _complete_rows(path)
+    kept = [r for r in rows if int(r[0]) < epochs_done]
+    if not header:
+        os.replace(path, path + ".damaged")
+        return f"{path} is damaged (kept as {path}.damaged); the history starts again"
     with open(path, "w", newline="") as handle:
-        csv.writer(handle).writerows(kept)
+        csv.writer(handle).writerows([header] + kept)
+    return f"{path} had damaged rows, dropped" if damaged else None
 
 
 def best_so_far(path: str, monitor: str) -> float | None:
     """The best value of `monitor` in an existing `history.csv` (for a resumed best checkpoint)."""
     if not os.path.isfile(path):
         return None
-    with open(path, newline="") as handle:
-        values = []
-        for row in csv.DictReader(handle):
-            try:
-                values.append(float(row.get(monitor, "nan")))
-            except ValueError:
-                continue
-    values = [v for v in values if math.isfinite(v)]
+    header, rows, _ = _complete_rows(path)
+    if monitor not in header:
+        return None
+    column = header.index(monitor)
+    values = [float(r[column]) for r in rows if math.isfinite(float(r[column]))]
     if not values:
         return None
     return max(values) if "accuracy" in monitor else min(values)

@@ -11,9 +11,10 @@
 The epochs of every phase are epochs of one run directory (see `rundir.py`): one history.csv,
 best/last checkpoints, TensorBoard logs and one backup to resume from, which records its phase.
 
-These methods are the seams to build on: a lock on the run directory belongs around `start` and
-`finish`, a checkpoint on a signal in `callbacks` (after the backup, which it can trigger), and
-`resume` is where a resumed run's state is read back.
+`execute` holds the run directory's lock (`locks.py`) from `start` to `finish` and handles
+SIGTERM and SIGINT (`signals.py`: a checkpoint after the current step, then `RunInterrupted`);
+`resume` reads a resumed run's state back, setting aside what is damaged (`damage.py`,
+`backup.py`), and a run stopped in the middle of an epoch trains the rest of that epoch first.
 """
 
 from __future__ import annotations
@@ -23,18 +24,20 @@ import json
 import math
 import os
 import shutil
+import sys
 import tempfile
 import time
 
 import keras
 import tensorflow as tf
 
+from kerascnn.training import backup, compiling, damage, locks, multiworker, optim, rundir, signals
 from kerascnn.training import callbacks as run_callbacks
-from kerascnn.training import compiling, multiworker, optim, rundir
+from kerascnn.training.building import build_model, inference_model, shard_by_data
 from kerascnn.training.compiling import MAIN_OUTPUT
 from kerascnn.training.plan import Phase, TrainPlan
 
-__all__ = ["Run", "RunOutcome", "summary_line", "build_model", "inference_model"]
+__all__ = ["Run", "RunOutcome", "summary_line", "build_model", "inference_model"]  # re-exported
 
 _STAMP = "%Y-%m-%dT%H:%M:%S"
 
@@ -54,52 +57,11 @@ class RunOutcome:
     message: str = ""
 
 
-def inference_model(model: keras.Model) -> keras.Model:
-    """The model without auxiliary classifiers: only its main (`predictions`) output."""
-    if len(model.outputs) == 1:
-        return model
-    main = model.get_layer(MAIN_OUTPUT).output
-    return keras.Model(model.input, main, name=model.name)
-
-
 def summary_line(run_dir: str, metrics: dict) -> str:
     """The line a command prints when a run ends: its directory and its accuracies."""
     shown = {k: v for k, v in metrics.items() if "accuracy" in k}
     summary = "  ".join(f"{k} {v:.4f}" for k, v in sorted(shown.items()))
     return f"kerascnn: run directory {run_dir}  {summary}"
-
-
-def build_model(spec, num_classes: int, strategy) -> keras.Model:
-    """The model of a `ModelSpec` for `num_classes`, its variables under `strategy`."""
-    previous = keras.config.dtype_policy().name
-    if spec.policy:
-        keras.config.set_dtype_policy(spec.policy)
-    try:
-        with strategy.scope():
-            if spec.adapt is not None:
-                return spec.adapt(spec.given, num_classes)
-            if spec.given is not None:
-                if strategy.num_replicas_in_sync == 1:
-                    return spec.given
-                # Variables must live under the strategy: rebuild the model there, same weights.
-                clone = keras.models.clone_model(spec.given)
-                clone.set_weights(spec.given.get_weights())
-                return clone
-            from kerascnn.registry import build
-
-            kwargs = {"num_classes": num_classes, **spec.build_kwargs,
-                      "input_shape": spec.input_shape}
-            return build(spec.name, **kwargs)
-    finally:
-        keras.config.set_dtype_policy(previous)
-
-
-def _shard_by_data(dataset):
-    if dataset is None:
-        return None
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return dataset.with_options(options)
 
 
 class Run:
@@ -118,8 +80,10 @@ class Run:
         self.plan = plan
         self.write_dir = plan.write_dir
         self.model = self.bundle = self.config = self.guard = None
-        self.resumed_from = 0
+        self.resumed_from = self._resumed_batches = 0
         self._backup_phase = None
+        self._damaged = ()
+        self.signals = signals.SignalState(plan.run_dir or "the run")
         self._started = time.time()
         self._outputs = [MAIN_OUTPUT]
         self._steps_per_epoch = self._steps_per_call = 1
@@ -189,12 +153,18 @@ class Run:
         }
 
     def resume(self) -> int:
-        """Finds the epoch the backup resumes from and drops later rows of history.csv, which a
-        killed run may have logged without backing up; returns that epoch."""
-        backup = self.path("backup")
-        self.resumed_from = run_callbacks.resumed_epoch(backup)
-        self._backup_phase = run_callbacks.backup_phase(backup)
-        run_callbacks.trim_history(self.path("history.csv"), self.resumed_from)
+        """Finds the newest intact backup state, drops later rows of history.csv (which a killed
+        run may have logged without backing up) and sets damaged files aside, saying so in one
+        line each; returns the epoch the run resumes from."""
+        notes = [damage.config_damaged(self.write_dir)]
+        state = backup.newest_state(self.path("backup"), notes) or {}
+        self.resumed_from = int(state.get("epoch", 0))
+        self._resumed_batches = int(state.get("batches_done", 0))
+        self._backup_phase = state.get("phase")
+        notes.append(run_callbacks.trim_history(self.path("history.csv"), self.resumed_from))
+        lines, self._damaged = damage.set_aside_damaged_checkpoints(self.write_dir)
+        for note in filter(None, notes + lines):
+            print(f"kerascnn: warning: {note}", file=sys.stderr, flush=True)
         self.config["resumed_from_epoch"] = self.resumed_from
         return self.resumed_from
 
@@ -202,7 +172,8 @@ class Run:
         if self.quiet:
             return
         plan, bundle = self.plan, self.bundle
-        where = (f"resuming {plan.run_dir} at epoch {self.resumed_from + 1}" if plan.resume
+        batch = f", batch {self._resumed_batches + 1}" if self._resumed_batches else ""
+        where = (f"resuming {plan.run_dir} at epoch {self.resumed_from + 1}{batch}" if plan.resume
                  else "no run directory kept" if plan.temporary
                  else f"run directory {plan.run_dir}")
         passes = plan.passes_per_epoch
@@ -255,12 +226,17 @@ class Run:
                                                     self.bundle.num_classes, self._jit,
                                                     self._steps_per_call)
 
-    def callbacks(self, phase: Phase, data_callbacks=()) -> list:
+    def callbacks(self, phase: Phase, data_callbacks=(), batch_offset: int = 0) -> list:
         """The phase's callbacks, in order: divergence guard, replica sync, logs, backup,
-        checkpoints, TensorBoard, the caller's, and the progress display."""
+        checkpoints, the signal checkpoint, TensorBoard, the caller's, and the progress display.
+        `batch_offset`: batches of the first epoch trained before (a resumed epoch's rest)."""
         plan = self.plan
         monitor = "val_accuracy" if self.bundle.validation is not None else "accuracy"
         history_path = self.path("history.csv")
+        saver = backup.ResumableBackup(self.path("backup"), self.guard, phase=phase.name)
+        # A best checkpoint set aside as damaged is written again at the next epoch.
+        best = None if "best.keras" in self._damaged else run_callbacks.best_so_far(
+            history_path, monitor)
         listed = [self.guard, multiworker.SyncReplicaVariables(plan.strategy)]
         if len(self._outputs) > 1:
             listed.append(run_callbacks.MainOutputLogs(MAIN_OUTPUT))
@@ -270,15 +246,16 @@ class Run:
         return listed + [
             run_callbacks.LearningRateLogger(),
             keras.callbacks.CSVLogger(history_path, append=True),
-            run_callbacks.ResumableBackup(self.path("backup"), self.guard, phase=phase.name),
+            saver,
             # After the backup, which must hold the raw weights, and before the checkpoints,
             # which then hold the averaged ones (as does the model when fit ends).
             *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if plan.recipe.ema_decay
               else []),
             run_callbacks.AtomicCheckpoint(
-                self.path("best.keras"), self.guard, monitor, best=True,
-                initial_best=run_callbacks.best_so_far(history_path, monitor)),
+                self.path("best.keras"), self.guard, monitor, best=True, initial_best=best),
             run_callbacks.AtomicCheckpoint(self.path("last.keras"), self.guard),
+            signals.SignalCheckpoint(self.signals, saver, None if plan.temporary else plan.run_dir,
+                                     bool(plan.cluster), batch_offset),
             keras.callbacks.TensorBoard(self.path("logs"), write_graph=False, profile_batch=0),
             *plan.callbacks,
             *([run_callbacks.RunProgress(plan.epochs)] if plan.verbose else []),
@@ -293,8 +270,8 @@ class Run:
         train = bundle.train.repeat(passes) if passes > 1 else bundle.train
         if transform is not None:
             train = train.map(transform, num_parallel_calls=tf.data.AUTOTUNE)
-        return (_shard_by_data(compiling.for_outputs(train, self._outputs, one_hot)),
-                _shard_by_data(compiling.for_outputs(bundle.validation, self._outputs, one_hot)),
+        return (shard_by_data(compiling.for_outputs(train, self._outputs, one_hot)),
+                shard_by_data(compiling.for_outputs(bundle.validation, self._outputs, one_hot)),
                 data_callbacks)
 
     def fit_phase(self, phase: Phase) -> None:
@@ -304,13 +281,22 @@ class Run:
         first, end = self.phase_range(phase)
         self.compile_phase(phase)
         train, validation, data_callbacks = self._pipelines(phase)
-        # The backup sets where a resumed phase starts; a value left by an earlier phase must not.
-        self.model._initial_epoch = None
+        fits = [(first, end, None, 0)]
+        done = self._resumed_batches
+        if done and first <= self.resumed_from < end and self._backup_phase in (None, phase.name):
+            # Stopped in the middle of an epoch: the rest of that epoch first, then the others.
+            rest = max(1, self._steps_per_epoch - done)
+            fits = [(self.resumed_from, self.resumed_from + 1, rest, done), (first, end, None, 0)]
+            self._resumed_batches = 0
         try:
-            # The pipeline shuffles; Keras's own shuffle does not apply to datasets.
-            self.model.fit(train, validation_data=validation, initial_epoch=first, epochs=end,
-                           callbacks=self.callbacks(phase, data_callbacks),
-                           verbose=self.plan.verbose, shuffle=False)
+            for start, stop, steps, offset in fits:
+                # The backup sets where a phase resumes; a value left by an earlier fit must not.
+                self.model._initial_epoch = None
+                # The pipeline shuffles; Keras's own shuffle does not apply to datasets.
+                self.model.fit(train, validation_data=validation, initial_epoch=start,
+                               epochs=stop, steps_per_epoch=steps,
+                               callbacks=self.callbacks(phase, data_callbacks, offset),
+                               verbose=self.plan.verbose, shuffle=False)
         except tf.errors.OpError as error:
             cluster = dict(self.plan.cluster) if self.plan.cluster else None
             lost = multiworker.lost_worker_message(error, cluster)
@@ -362,13 +348,27 @@ class Run:
             json.dump(phases, handle, indent=2)
 
     def execute(self) -> RunOutcome:
-        """`start`, every phase, `finish`; a temporary run directory is removed even when the
-        run is interrupted."""
+        """`start`, every phase, `finish`, holding the run directory's lock and handling
+        SIGTERM and SIGINT; a temporary run directory is removed even when the run is
+        interrupted.
+
+        Raises:
+            locks.RunDirectoryLocked: If a live process holds the run directory.
+            signals.RunInterrupted: After SIGTERM or SIGINT (the message says how to resume).
+        """
         try:
-            self.start()
-            for phase in self.plan.phases:
-                self.fit_phase(phase)
-            return self.finish()
+            with locks.holding(None if self.plan.temporary else self.write_dir), \
+                    signals.handling_signals(self.signals):
+                self.start()
+                self.signals.stage = "between"
+                for phase in self.plan.phases:
+                    self.fit_phase(phase)
+                self.signals.stage = "finishing"
+                outcome = self.finish()
+                if self.signals.signum is not None:  # It came while the run was finishing.
+                    raise self.signals.stop_now(self.signals.signum,
+                                                "after the run finished: nothing to resume")
+                return outcome
         finally:
             if self.plan.temporary and self.write_dir:
                 shutil.rmtree(self.write_dir, ignore_errors=True)

@@ -44,18 +44,27 @@ def read_config(run_dir: str) -> dict | None:
     """The run's `config.json`, or None when there is none (or it is unreadable)."""
     try:
         with open(os.path.join(run_dir, CONFIG_FILE)) as handle:
-            return json.load(handle)
+            config = json.load(handle)
     except (OSError, ValueError):
         return None
+    return config if isinstance(config, dict) else None
 
 
 def write_config(run_dir: str, config: dict) -> None:
-    """Writes `config.json` atomically."""
-    os.makedirs(run_dir, exist_ok=True)
+    """Writes `config.json` atomically (a failed write keeps the previous one and raises
+    `backup.CheckpointWriteError` naming the path)."""
     path = os.path.join(run_dir, CONFIG_FILE)
-    with open(path + ".partial", "w") as handle:
-        json.dump(config, handle, indent=2, sort_keys=True, default=repr)
-    os.replace(path + ".partial", path)
+    try:
+        os.makedirs(run_dir, exist_ok=True)
+        with open(path + ".partial", "w") as handle:
+            json.dump(config, handle, indent=2, sort_keys=True, default=repr)
+        os.replace(path + ".partial", path)
+    except OSError as error:
+        from kerascnn.training.backup import write_failed
+
+        if os.path.exists(path + ".partial"):
+            os.remove(path + ".partial")
+        raise write_failed(path, error) from None
 
 
 def _differences(old: dict, new: dict) -> list[str]:
@@ -67,7 +76,8 @@ def _check_existing(run_dir: str, config: dict) -> bool:
     """True when `run_dir` holds an unfinished run of `config` to resume; raises on a conflict."""
     old = read_config(run_dir)
     if old is None:
-        return False
+        # A damaged config.json: resume, from the backup if one is intact (`Run.resume` says so).
+        return os.path.exists(os.path.join(run_dir, CONFIG_FILE))
     if old.get("status") != "running":
         raise FileExistsError(
             f"run_dir holds a {old.get('status', 'finished')} run; choose another directory or "
@@ -160,4 +170,12 @@ def export_model(model, target: str, class_names, normalization: str) -> str:
     """Exports `model` for serving to the version directory `target` (see `kerascnn.export`)."""
     from kerascnn.saving import export as save_for_serving
 
-    return save_for_serving(model, target, class_names=class_names, normalization=normalization)
+    try:
+        return save_for_serving(model, target, class_names=class_names,
+                                normalization=normalization)
+    except FileExistsError:
+        raise
+    except OSError as error:  # The export stages and renames: earlier versions are untouched.
+        from kerascnn.training.backup import write_failed
+
+        raise write_failed(target, error) from None
