@@ -165,7 +165,12 @@ def _run_tune(args: argparse.Namespace) -> int:
     result = tune(args.name, args.data, tuner=args.tuner, max_trials=args.max_trials,
                   epochs=args.epochs, objective=args.objective, search_space=space,
                   input_shape=args.input_shape, run_dir=args.run_dir,
-                  batch_size=args.batch_size, seed=args.seed, verbose=args.verbose)
+                  batch_size=args.batch_size, seed=args.seed, verbose=args.verbose,
+                  chief=args.chief, worker_id=args.worker_id, worker_timeout=args.worker_timeout)
+    if result.model is None:  # A worker of a distributed search: the chief has the results.
+        ran = ", ".join(trial["trial_id"] for trial in result.trials) or "none"
+        print(f"kerascnn: search over; trials run here: {ran}; results in {result.run_dir}")
+        return 0
     print(json.dumps(result.hyperparameters))
     print(os.path.join(result.run_dir, "best.keras"))
     return 0
@@ -189,6 +194,18 @@ def _tune_command(commands) -> None:
                            "the unfinished search of the same configuration, resumed)")
     searching.add_argument("--seed", type=int, default=0)
     searching.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2])
+    distributing = searching.add_argument_group(
+        "distributed search", "keras-tuner's chief/worker mode: one chief serves the search, "
+        "workers train its trials; every process gets the same --run-dir (a shared path)")
+    distributing.add_argument("--chief", metavar="HOST:PORT",
+                              help="the chief's address; alone: this process is the chief and "
+                              "serves there (0.0.0.0:PORT listens on every interface)")
+    distributing.add_argument("--worker-id", metavar="ID",
+                              help="with --chief: this process is a worker with this id (a number "
+                              "or name); restarted with the same id, it resumes its trial")
+    distributing.add_argument("--worker-timeout", type=float, metavar="SECONDS",
+                              help="chief: a worker silent this long is lost and its trial goes to "
+                              "the next worker (default 60)")
     searching.set_defaults(run=_run_tune)
 
 

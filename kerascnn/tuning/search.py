@@ -27,6 +27,7 @@ import keras
 import keras_tuner as kt
 
 from kerascnn import validation
+from kerascnn.tuning import distributed
 from kerascnn.tuning.spaces import builder_options, space_for
 
 __all__ = ["TuneResult", "FamilyHyperModel", "tune", "TUNERS", "augmentation_for"]
@@ -128,10 +129,53 @@ class FamilyHyperModel(kt.HyperModel):
 
 def _with_trial_run_dirs(base):
     class Tuner(base):
-        """Gives each trial's `kerascnn.train` run a directory inside keras-tuner's trial."""
+        """Gives each trial's `kerascnn.train` run a directory inside keras-tuner's trial; in a
+        distributed search, serves the chief (`distributed.serve`) or keeps a worker's heartbeat."""
+
+        cluster = None  # A `distributed.Cluster` in a distributed search.
+        heartbeat = None
+
+        def search(self, *args, **kwargs):
+            if self.cluster is not None and self.cluster.is_chief:
+                self.oracle.verbose = kwargs.get("verbose", 1)
+                self.save()
+                distributed.serve(self.oracle, self.cluster)
+                return
+            super().search(*args, **kwargs)
+
+        def on_search_begin(self):
+            if self.cluster is not None:
+                self.heartbeat = distributed.Heartbeat(self.cluster).start()
+                self.ran = []
+            super().on_search_begin()
+
+        def on_search_end(self):
+            if self.heartbeat is not None:
+                self.heartbeat.stop()
+            super().on_search_end()
+
+        def on_trial_begin(self, trial):
+            if self.heartbeat is not None:
+                self.heartbeat.trial_id = trial.trial_id
+                print(f"kerascnn: worker {self.cluster.tuner_id} runs trial {trial.trial_id}",
+                      flush=True)
+            super().on_trial_begin(trial)
+
+        def on_trial_end(self, trial):
+            if self.heartbeat is not None:
+                self.heartbeat.trial_id = None
+                if trial.trial_id in self.heartbeat.lost:
+                    print(f"kerascnn: trial {trial.trial_id} went to another worker while this "
+                          "one was cut off from the chief; its result here is dropped", flush=True)
+                    return
+                self.ran.append(trial.trial_id)
+            super().on_trial_end(trial)
 
         def run_trial(self, trial, *args, **kwargs):
             kwargs["run_dir"] = os.path.join(self.get_trial_dir(trial.trial_id), "run")
+            if self.heartbeat is not None:
+                kwargs["callbacks"] = [*kwargs.get("callbacks", []),
+                                       self.heartbeat.callback(trial.trial_id)]
             return super().run_trial(trial, *args, **kwargs)
 
     Tuner.__name__ = base.__name__
@@ -209,10 +253,12 @@ def _make_tuner(kind, hypermodel, objective, max_trials, epochs, seed, run_dir):
 
 def _write_results(tuner, run_dir) -> list:
     rows = []
+    workers = distributed.read_assignments(tuner.project_dir)
     for trial in sorted(tuner.oracle.trials.values(), key=lambda t: t.trial_id):
         score = None if trial.score is None else float(trial.score)
+        ran_by = {"worker": workers.get(trial.trial_id)} if workers else {}
         rows.append({"trial_id": trial.trial_id, "status": trial.status, "score": score,
-                     **trial.hyperparameters.values})
+                     **ran_by, **trial.hyperparameters.values})
     keys = list(dict.fromkeys(k for row in rows for k in row))
     with open(os.path.join(run_dir, "trials.csv"), "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=keys)
@@ -223,7 +269,8 @@ def _write_results(tuner, run_dir) -> list:
 
 def tune(name: str, data, *, tuner: str = "random", max_trials: int = 10, epochs: int = 5,
          objective: str = "val_accuracy", search_space: dict | None = None, input_shape=None,
-         run_dir=None, batch_size=None, seed: int = 0, jit_compile=False, verbose=0) -> TuneResult:
+         run_dir=None, batch_size=None, seed: int = 0, jit_compile=False, verbose=0,
+         chief: str | None = None, worker_id=None, worker_timeout=None) -> TuneResult:
     """Searches a model family's knobs with keras-tuner; every trial is a `kerascnn.train` run.
 
     Args:
@@ -239,9 +286,19 @@ def tune(name: str, data, *, tuner: str = "random", max_trials: int = 10, epochs
         run_dir: The search directory (default: `runs/tune-NAME-TIME`, or the newest unfinished
             search of the same configuration there, which is then resumed).
         batch_size, seed, jit_compile, verbose: Passed to each trial's `kerascnn.train`.
+        chief: "HOST:PORT" of a distributed search's chief (keras-tuner's chief/worker mode,
+            `kerascnn.tuning.distributed`). Alone, this process is the chief: it serves the search
+            there and writes the results; with `worker_id`, it is a worker that trains the trials
+            the chief hands out. Default: keras-tuner's `KERASTUNER_*` variables if set, else a
+            search on this process alone.
+        worker_id: A worker's id (a number or a name); a worker restarted with the same id resumes
+            its unfinished trial. Every process uses the same `run_dir` (a shared path).
+        worker_timeout: On the chief: seconds a worker may be silent before its trial goes to the
+            next worker that asks (default 60).
 
     Returns:
-        A `TuneResult`; `RUN_DIR/best.keras` holds the best model.
+        A `TuneResult`; `RUN_DIR/best.keras` holds the best model. A worker's result has no model:
+        `trials` lists the trials it ran, `hyperparameters` is empty.
 
     Raises:
         ValueError: For invalid arguments, or a run directory holding another search.
@@ -250,6 +307,10 @@ def tune(name: str, data, *, tuner: str = "random", max_trials: int = 10, epochs
     from kerascnn.registry import get_entry
 
     entry = get_entry(name)
+    cluster = distributed.plan_cluster(chief, worker_id, worker_timeout)
+    if cluster is not None and not cluster.is_chief and run_dir is None:
+        raise ValueError("A worker of a distributed search needs the chief's run directory "
+                         f"(--run-dir, a shared path). Received: run_dir=None, chief={chief!r}")
     validation.check_choice(tuner, "tuner", TUNERS)
     validation.check_positive_int(max_trials, "max_trials")
     validation.check_positive_int(epochs, "epochs")
@@ -272,15 +333,21 @@ def tune(name: str, data, *, tuner: str = "random", max_trials: int = 10, epochs
     run_dir = _resolve_run_dir(run_dir, name, config)
     from kerascnn.training.rundir import fingerprint
 
-    _write(run_dir, {**config, "fingerprint": fingerprint(config), "status": "running"})
+    worker = cluster is not None and not cluster.is_chief
+    if not worker:  # The chief alone owns tune.json and the results.
+        _write(run_dir, {**config, "fingerprint": fingerprint(config), "status": "running"})
     # No per-trial report (matplotlib figures): it would cost more than a short trial trains.
     train_kwargs = {"seed": seed, "jit_compile": jit_compile, "verbose": verbose, "report": False}
     if batch_size is not None:
         train_kwargs["batch_size"] = batch_size
     hypermodel = FamilyHyperModel(name, bundle.num_classes, input_shape, space, data, epochs,
                                   train_kwargs)
-    search = _make_tuner(tuner, hypermodel, objective, max_trials, epochs, seed, run_dir)
-    search.search(verbose=verbose)
+    with distributed.environment(cluster):  # keras-tuner reads its variables as it builds.
+        search = _make_tuner(tuner, hypermodel, objective, max_trials, epochs, seed, run_dir)
+        search.cluster = cluster
+        search.search(verbose=verbose)
+    if worker:
+        return TuneResult(None, {}, [{"trial_id": t} for t in search.ran], run_dir)
     trials = _write_results(search, run_dir)
     best_hp = search.get_best_hyperparameters(1)[0]
     model = search.get_best_models(1)[0]
