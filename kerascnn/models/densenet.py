@@ -28,12 +28,13 @@ def _validate(depth, growth_rate, bottleneck, compression, stem, dropout_rate):
     validation.check_fraction(dropout_rate, "dropout_rate")
     if stem == "imagenet":
         validation.check_choice(depth, "depth", tuple(spec.IMAGENET))
-    elif isinstance(depth, bool) or not isinstance(depth, int) or (
+    elif isinstance(depth, bool) or not isinstance(depth, int) or depth > spec.MAX_CIFAR_DEPTH or (
         spec.cifar_layers_per_block(depth, bottleneck) is None
     ):
         form = "6n + 4 (with bottleneck)" if bottleneck else "3n + 4 (without bottleneck)"
         raise ValueError(
-            f"depth of a CIFAR DenseNet must be {form} for an integer n >= 1. "
+            f"depth of a CIFAR DenseNet must be {form} for an integer n >= 1, at most "
+            f"{spec.MAX_CIFAR_DEPTH}. "
             f"Received: depth={depth!r}"
         )
 

@@ -84,7 +84,7 @@ def mlp(
     Returns:
         A `keras.Model` whose groups are `fc1` ... `fcN` and `head`.
     """
-    if isinstance(hidden_units, int) or not all(
+    if not isinstance(hidden_units, (list, tuple)) or not all(
         isinstance(u, int) and not isinstance(u, bool) and u >= 1 for u in hidden_units
     ):
         raise ValueError(

@@ -154,6 +154,10 @@ def preact_resnet_cifar(
     if not isinstance(bottleneck, bool):
         raise ValueError(f"bottleneck must be True or False. Received: bottleneck={bottleneck!r}")
     validation.check_choice(depth_rule, "depth_rule", tuple(spec.CIFAR_DEPTH_RULES))
+    if bottleneck and depth_rule == "wrn":
+        raise ValueError("Wide ResNets (depth_rule='wrn') are built of basic units, which WRN's "
+                         "depth counts; use depth_rule='he' for bottleneck units. "
+                         f"Received: bottleneck={bottleneck!r}, depth_rule={depth_rule!r}")
     validation.check_positive_int(width, "width")
     validation.check_fraction(drop_path_rate, "drop_path_rate")
     validation.check_fraction(dropout_rate, "dropout_rate")

@@ -37,6 +37,9 @@ CIFAR_INITIAL_FEATURES = 16
 # The bottleneck 1x1 convolution produces BOTTLENECK_WIDTH * k maps ("we let each 1x1 convolution
 # produce 4k feature-maps").
 BOTTLENECK_WIDTH = 4
+# The deepest CIFAR DenseNet of the paper has L = 250 (Table 2); far beyond that a build takes hours
+# and outgrows Keras's graph walk, so larger depths are refused at once.
+MAX_CIFAR_DEPTH = 2000
 COMPRESSION = 0.5
 
 # keras.applications' DenseNets use this batch-norm epsilon; keeping it lets their weights compute
