@@ -298,9 +298,8 @@ BAD_TRAIN = {
                                      st.floats(), st.booleans()).filter(lambda v: v != "auto"),
     "recipe": st.text(max_size=6).filter(lambda v: v not in ("auto", "paper", "modern")),
     "augmentation": st.text(min_size=1, max_size=6).filter(lambda v: v != "recipe"),
-    # Not an array: `mixed_precision in (False, None)` cannot tell one (reported, not fixed here).
-    "mixed_precision": _bad_choice((True, False, "mixed_float16", "mixed_bfloat16"), (None,),
-                                   junk=SCALAR_JUNK),
+    "mixed_precision": _bad_choice((True, False, "mixed_float16", "mixed_bfloat16"), (None,)),
+    "report": JUNK.filter(lambda v: not isinstance(v, bool)),
     "strategy": st.text(max_size=6).filter(lambda v: v not in ("auto", "default")),
 }
 
@@ -330,9 +329,8 @@ BAD_FINE_TUNE = {
     "head_factor": _bad_rate(),
     "block_factor": _bad_rate(),
     "layer_decay": _bad_rate(),
-    # Keras's SGD refuses these by name; NaN it takes (reported, not fixed here).
-    "momentum": st.one_of(st.floats(max_value=-1e-9), st.floats(1.001, 1e9), st.text(max_size=2),
-                          st.none()),
+    "momentum": st.one_of(st.floats(max_value=-1e-9), st.floats(1.0, 1e9), st.just(float("nan")),
+                          st.text(max_size=2), st.none()),
     "optimizer": st.text(max_size=5).filter(lambda v: v not in ("sgd", "adam")),
     "batch_size": _bad_positive_int(),
     "validation_split": _bad_fraction(),

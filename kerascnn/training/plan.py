@@ -203,6 +203,9 @@ def model_spec(model_or_name, build_kwargs: dict, policy=None) -> ModelSpec:
 
 def mixed_policy(mixed_precision) -> str | None:
     """The dtype policy `mixed_precision` asks for (None for full precision)."""
+    if not isinstance(mixed_precision, (bool, str, type(None))):
+        raise ValueError("mixed_precision must be True, False, 'mixed_float16' or "
+                         f"'mixed_bfloat16'. Received: mixed_precision={mixed_precision!r}")
     if mixed_precision in (False, None):
         return None
     if mixed_precision is True:
@@ -222,7 +225,7 @@ def check_rate(value, name: str) -> float:
 
 
 def _check_arguments(epochs, batch_size, learning_rate, validation_split, seed, verbose,
-                     jit_compile, steps_per_execution):
+                     jit_compile, steps_per_execution, report):
     for value, name in ((epochs, "epochs"), (batch_size, "batch_size")):
         if value is not None:
             validation.check_positive_int(value, name)
@@ -233,6 +236,7 @@ def _check_arguments(epochs, batch_size, learning_rate, validation_split, seed, 
     validation.check_choice(verbose, "verbose", VERBOSE_CHOICES)
     validation.check_choice(jit_compile, "jit_compile", ("auto", True, False))
     check_steps_per_execution(steps_per_execution)
+    validation.check_bool(report, "report")
 
 
 def passes_per_epoch(recipe: Recipe, examples: int | None, batch_size: int, epochs: int) -> int:
@@ -290,7 +294,7 @@ def plan(model_or_name, data, *, recipe="auto", epochs=None, batch_size=None, le
             version directory.
     """
     _check_arguments(epochs, batch_size, learning_rate, validation_split, seed, verbose,
-                     jit_compile, steps_per_execution)
+                     jit_compile, steps_per_execution, report)
     # The strategy comes first: multi-worker collectives and CPU splits must be set up before
     # TensorFlow runs its first operation.
     strategy = resolve_strategy(strategy, cpu_replicas, worker_timeout)

@@ -253,6 +253,7 @@ def plan_fine_tune(model_or_name, data, *, freeze_until=1, weights=None, head_ep
     validation.check_positive_int(seed, "seed", minimum=0)
     validation.check_fraction(validation_split, "validation_split")
     validation.check_choice(optimizer, "optimizer", OPTIMIZERS)
+    validation.check_number(momentum, "momentum", low=0.0, high=1.0, include_high=False)
     validation.check_choice(jit_compile, "jit_compile", ("auto", True, False))
     verbose = planning.resolve_verbose(verbose)
     learning_rate = planning.check_rate(learning_rate, "learning_rate")
