@@ -133,11 +133,11 @@ def test_worker_killed_mid_run_stops_the_other_and_both_resume(tmp_path):
     run_dir = tmp_path / "run"
     cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
     logs = [tmp_path / f"worker{i}.log" for i in range(2)]
-    workers = [_worker(cluster, i, run_dir, epochs=3, stdout=open(logs[i], "w"),
+    workers = [_worker(cluster, i, run_dir, epochs=2, stdout=open(logs[i], "w"),
                        stderr=subprocess.STDOUT) for i in range(2)]
     try:
         deadline = time.monotonic() + 300
-        while "Epoch 2/3" not in logs[1].read_text() and time.monotonic() < deadline:
+        while "Epoch 2/2" not in logs[1].read_text() and time.monotonic() < deadline:
             assert workers[1].poll() is None, logs[1].read_text()[-3000:]
             time.sleep(0.5)
         workers[1].kill()
@@ -154,14 +154,14 @@ def test_worker_killed_mid_run_stops_the_other_and_both_resume(tmp_path):
             if worker.poll() is None:
                 worker.kill()
 
-    restarted = [_worker(cluster, i, run_dir, epochs=3, stdout=subprocess.PIPE,
+    restarted = [_worker(cluster, i, run_dir, epochs=2, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT) for i in range(2)]
     outputs = [worker.communicate(timeout=400)[0] for worker in restarted]
     for worker, output in zip(restarted, outputs):
         assert worker.returncode == 0, output[-3000:]
-        assert "Epoch 3/3" in output and "Epoch 1/3" not in output  # Resumed, not restarted.
+        assert "Epoch 2/2" in output and "Epoch 1/2" not in output  # Resumed, not restarted.
     with open(run_dir / "history.csv") as handle:
-        assert len(handle.read().strip().splitlines()) == 4  # Header and three epochs.
+        assert len(handle.read().strip().splitlines()) == 3  # Header and two epochs.
     other = multiworker.worker_dir(str(run_dir), {"cluster": cluster,
                                                  "task": {"type": "worker", "index": 1}})
     for a, b in zip(_weights(run_dir / "last.keras"), _weights(os.path.join(other, "last.keras"))):
