@@ -93,6 +93,10 @@ def _run_report(args: argparse.Namespace) -> int:
 
 def _make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kerascnn", description=__doc__.splitlines()[0])
+    # Read by kerascnn.console before TensorFlow loads; listed here so that --help shows it.
+    parser.add_argument("--verbose", dest="tensorflow_logs", action="store_true",
+                        help="before the command: let TensorFlow's C++ start-up lines through "
+                             "(also KERASCNN_TF_LOGS=1)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     listing = commands.add_parser("list", help="list the registered models")
