@@ -15,7 +15,9 @@ waits for it forever. Two ways out are handled here:
   port); the trial of a worker silent for `worker_timeout` seconds goes back to the oracle's retry
   queue, as keras-tuner does for trials a restarted chief finds ongoing, and the next worker to ask
   runs it. A worker that was merely cut off learns at its next heartbeat that the trial is no longer
-  its own, abandons it and reports nothing for it.
+  its own, abandons it and reports nothing for it. So that someone is left to run such a trial, a
+  worker told that no trial is left stays (keras-tuner's "IDLE" answer, asked again every
+  moment) while other workers' trials are still running.
 """
 
 from __future__ import annotations
@@ -233,6 +235,7 @@ def serve(oracle, cluster: Cluster, poll: float = 0.5) -> None:
     import grpc
     from keras_tuner.src import protos
     from keras_tuner.src.distribute.oracle_chief import OracleServicer
+    from keras_tuner.src.engine import trial as trial_module
 
     chief = _Chief(oracle, cluster)
 
@@ -240,6 +243,14 @@ def serve(oracle, cluster: Cluster, poll: float = 0.5) -> None:
         def CreateTrial(self, request, context):  # noqa: N802 (gRPC's name)
             chief.seen(request.tuner_id)
             response = super().CreateTrial(request, context)
+            if trial_module.Trial.from_proto(response.trial).status == "STOPPED" and any(
+                    t != request.tuner_id for t in oracle.ongoing_trials):
+                # Not yet: another worker's trial may still be lost and need this one. keras-tuner
+                # took the worker off its list; it stays on it, and asks again in a moment.
+                oracle.tuner_ids.add(request.tuner_id)
+                time.sleep(poll)
+                idle = trial_module.Trial(oracle.get_space(), status="IDLE")
+                return type(response)(trial=idle.to_proto())
             ongoing = oracle.ongoing_trials.get(request.tuner_id)
             if ongoing is not None and ongoing.trial_id == response.trial.trial_id:
                 chief.assign(request.tuner_id, ongoing.trial_id)
