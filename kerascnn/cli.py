@@ -128,10 +128,22 @@ def _make_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminated(signum, frame):
+    """SIGTERM outside a run (a run checkpoints first: training/signals.py) stops like Ctrl-C."""
+    error = KeyboardInterrupt("stopped by SIGTERM")
+    error.exit_status = 128 + signum
+    raise error
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `kerascnn` console script; returns the exit status."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = _make_parser().parse_args(argv)
+    import signal
+    import threading
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
     try:
         return args.run(args)
     except (ValueError, OSError) as error:  # OSError: missing files, a live run's lock, full disk
@@ -141,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as error:  # Ctrl-C, or a run stopped by a signal (training/signals.py)
         print(f"kerascnn: {str(error) or 'interrupted'}", file=sys.stderr, flush=True)
         return getattr(error, "exit_status", 130)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ def write_failed(path: str, error: OSError) -> CheckpointWriteError:
     """The one-line error for a failed write of `path`."""
     reason = error.strerror or (str(error).splitlines() or [type(error).__name__])[0]
     return CheckpointWriteError(
-        error.errno, f"Could not write {path}: {reason}; the previous checkpoint is kept. "
+        error.errno, f"Could not write {path}: {reason}; what was there before is kept. "
                      f"Free space or fix the permissions, then run the same command again")
 
 
@@ -161,11 +161,13 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
             if current is not None:
                 os.replace(state_path, os.path.join(self.backup_dir, PREVIOUS))
             os.replace(state_path + ".partial", state_path)
-        except OSError as error:
+        except BaseException as error:  # A full disk, or a second Ctrl-C: no partial files.
             for leftover in (os.path.join(self.backup_dir, "partial.weights.h5"),
                              state_path + ".partial"):
                 if os.path.exists(leftover):
                     os.remove(leftover)
+            if not isinstance(error, OSError):
+                raise
             raise write_failed(self.backup_dir, error) from None
         self._remove_unused(name, (current or {}).get("weights"))
 

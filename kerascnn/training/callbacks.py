@@ -81,9 +81,11 @@ def _atomic_save(model: keras.Model, path: str) -> None:
     try:
         model.save(temporary)
         os.replace(temporary, path)
-    except OSError as error:
+    except BaseException as error:  # A full disk, or a second Ctrl-C: no partial file left.
         if os.path.exists(temporary):
             os.remove(temporary)
+        if not isinstance(error, OSError):
+            raise
         raise write_failed(path, error) from None
 
 

@@ -59,11 +59,13 @@ def write_config(run_dir: str, config: dict) -> None:
         with open(path + ".partial", "w") as handle:
             json.dump(config, handle, indent=2, sort_keys=True, default=repr)
         os.replace(path + ".partial", path)
-    except OSError as error:
-        from kerascnn.training.backup import write_failed
-
+    except BaseException as error:  # A full disk, or a second Ctrl-C: no partial file left.
         if os.path.exists(path + ".partial"):
             os.remove(path + ".partial")
+        if not isinstance(error, OSError):
+            raise
+        from kerascnn.training.backup import write_failed
+
         raise write_failed(path, error) from None
 
 

@@ -84,7 +84,7 @@ class SignalState:
                                         f"keeps the one before: {resume}")
         self.signum = signum
         if self.stage == "starting":
-            raise self.stop_now(signum, f"before training started: {resume}")
+            raise self.stop_now(signum, "before training started: run the same command again")
         if self.stage == "between":
             raise self.stop_now(signum, f"between phases; checkpointed in {self.where}: {resume}")
         doing = "finishing the run" if self.stage == "finishing" else \
