@@ -5,7 +5,9 @@ that determines the run and a `status`: "running", "finished" or "diverged"), `h
 `logs/` (TensorBoard), `best.keras`, `last.keras` and, while the run is unfinished, `backup/`
 (Keras's `BackupAndRestore`, with the phase its epoch belongs to). A fine-tuning run, whose two
 phases are epochs of one run, adds `model.keras` (the final model) and `history.json` (the
-history by phase).
+history by phase). While a run is alive it holds `run.lock` (its pid, host and command; see
+`locks.py`). The backup keeps its previous state until a new one is complete (`backup.py`); a
+resumed run sets damaged files aside as `NAME.damaged` (`damage.py`).
 
 Without an explicit directory a run goes to `runs/<model>-<timestamp>/`, unless an unfinished run
 of the same configuration is already there: then that run is resumed, which is what makes a killed
