@@ -88,7 +88,7 @@ class SignalState:
         if self.stage == "between":
             raise self.stop_now(signum, f"between phases; checkpointed in {self.where}: {resume}")
         doing = "finishing the run" if self.stage == "finishing" else \
-            "checkpointing after this step"
+            "stopping after this step"
         print(f"\nkerascnn: {_name(signum)} received, {doing} (send it again to stop at once)",
               file=sys.stderr, flush=True)
 
