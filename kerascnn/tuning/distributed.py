@@ -31,6 +31,7 @@ import threading
 import time
 
 import keras
+from keras_tuner.src.engine.oracle import synchronized
 
 __all__ = ["Cluster", "plan_cluster", "environment", "serve", "Heartbeat", "TrialLost",
            "DEFAULT_WORKER_TIMEOUT"]
@@ -201,20 +202,23 @@ def read_assignments(search_dir) -> dict:
         return {}
 
 
+@synchronized
 def _release(oracle, tuner_id):
     """Forgets a lost worker; its ongoing trial goes to the retry queue (as `Oracle.reload` does)."""
-    from keras_tuner.src.engine.oracle import synchronized
+    trial = oracle.ongoing_trials.pop(tuner_id, None)
+    oracle.tuner_ids.discard(tuner_id)
+    if trial is not None:
+        oracle._retry_queue.append(trial.trial_id)
+        oracle.save()
+    return trial
 
-    @synchronized
-    def release(oracle, tuner_id):
-        trial = oracle.ongoing_trials.pop(tuner_id, None)
-        oracle.tuner_ids.discard(tuner_id)
-        if trial is not None:
-            oracle._retry_queue.append(trial.trial_id)
-            oracle.save()
-        return trial
 
-    return release(oracle, tuner_id)
+@synchronized
+def _forget_ended(oracle):
+    """Takes trials that ended off the retry queue: a worker still running a trial while the chief
+    restarted (which queues every ongoing trial again) reports it to the new chief."""
+    oracle._retry_queue[:] = [t for t in oracle._retry_queue
+                              if oracle.trials[t].status not in ("COMPLETED", "FAILED")]
 
 
 def _done(oracle) -> bool:
@@ -242,6 +246,7 @@ def serve(oracle, cluster: Cluster, poll: float = 0.5) -> None:
     class Servicer(OracleServicer):
         def CreateTrial(self, request, context):  # noqa: N802 (gRPC's name)
             chief.seen(request.tuner_id)
+            _forget_ended(oracle)
             response = super().CreateTrial(request, context)
             if trial_module.Trial.from_proto(response.trial).status == "STOPPED" and any(
                     t != request.tuner_id for t in oracle.ongoing_trials):

@@ -114,17 +114,35 @@ class FamilyHyperModel(kt.HyperModel):
                             self.input_shape)
         recipe = dataclasses.replace(recipe, weight_decay=float(values["weight_decay"]))
         total = (epochs or self.epochs) - (initial_epoch or 0)
+        done = _finished_run(run_dir)
+        if done is not None:  # Trained already: its worker was lost before it reported.
+            return done
         result = kerascnn.train(
             model, self.data, recipe=recipe, epochs=max(1, total),
             learning_rate=float(values["learning_rate"]),
             augmentation=augmentation_for(float(values["augmentation_strength"])),
             run_dir=run_dir, callbacks=list(callbacks or []), **self.train_kwargs,
         )
-        best = {}
-        for metric, series in result.history.items():
-            if series and metric not in ("epoch", "learning_rate"):
-                best[metric] = (min if "loss" in metric else max)(series)
-        return best
+        return _best(result.history)
+
+
+def _best(history) -> dict:
+    best = {}
+    for metric, series in history.items():
+        if len(series) and metric not in ("epoch", "learning_rate"):
+            best[metric] = float((min if "loss" in metric else max)(series))
+    return best
+
+
+def _finished_run(run_dir):
+    """The best metrics of a trial whose kerascnn run already finished (in a distributed search,
+    a worker may die between training and reporting), else None."""
+    from kerascnn.training import rundir
+
+    config = rundir.read_config(run_dir) if run_dir else None
+    if not config or config.get("status") not in ("finished", "diverged"):
+        return None
+    return _best(rundir.read_history(os.path.join(run_dir, "history.csv"))) or None
 
 
 def _with_trial_run_dirs(base):
