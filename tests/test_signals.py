@@ -128,3 +128,38 @@ def test_sigterm_mid_epoch_then_the_same_command_resumes(tmp_path):
     with open(os.path.join(run_dir, "config.json")) as handle:
         assert json.load(handle)["status"] == "finished"
     assert not os.path.exists(os.path.join(run_dir, "backup"))
+
+
+@pytest.mark.slow
+def test_a_signal_to_one_worker_checkpoints_every_worker_at_the_same_step(tmp_path):
+    from test_lost_workers import _free_ports, _worker
+
+    run_dir = tmp_path / "run"
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
+    options = ("--input-shape", "16,16,1", "--verbose", "2")
+    workers = [_worker(cluster, i, run_dir, epochs=2, options=options, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE) for i in range(2)]
+    try:
+        for line in workers[1].stdout:
+            if line.startswith("Epoch 2/2"):
+                break
+        signalled = time.monotonic()
+        workers[1].send_signal(signal.SIGTERM)
+        errors = [worker.communicate(timeout=120)[1] for worker in workers]
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+    assert [worker.returncode for worker in workers] == [143, 143], errors[0][-2000:]
+    assert time.monotonic() - signalled < 60
+    for text in errors:
+        assert "Traceback" not in text
+        assert text.strip().splitlines()[-1].endswith(
+            f"every worker checkpointed in {run_dir}: start every worker again with the same "
+            "command to resume")
+    assert "SIGTERM on another worker at epoch 2" in errors[0]
+    # Both at the same step of epoch 2, so that restarting them resumes them together.
+    states = [backup.newest_state(os.path.join(directory, "backup"))
+              for directory in (run_dir, run_dir / "worker-1")]
+    assert states[0]["epoch"] == states[1]["epoch"] == 1
+    assert states[0]["batches_done"] == states[1]["batches_done"] > 0

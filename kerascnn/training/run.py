@@ -254,12 +254,25 @@ class Run:
             run_callbacks.AtomicCheckpoint(
                 self.path("best.keras"), self.guard, monitor, best=True, initial_best=best),
             run_callbacks.AtomicCheckpoint(self.path("last.keras"), self.guard),
-            signals.SignalCheckpoint(self.signals, saver, None if plan.temporary else plan.run_dir,
-                                     bool(plan.cluster), batch_offset),
+            *self._signal_callbacks(saver, batch_offset),
             keras.callbacks.TensorBoard(self.path("logs"), write_graph=False, profile_batch=0),
             *plan.callbacks,
             *([run_callbacks.RunProgress(plan.epochs)] if plan.verbose else []),
         ]
+
+    def _signal_callbacks(self, saver, batch_offset: int) -> list:
+        plan = self.plan
+        checkpoint = signals.SignalCheckpoint(self.signals, saver,
+                                              None if plan.temporary else plan.run_dir,
+                                              bool(plan.cluster), batch_offset)
+        if not plan.cluster:
+            return [checkpoint]
+        from kerascnn.training.preemption import CoordinatedStop
+
+        return [CoordinatedStop(plan.strategy, self.signals, saver, checkpoint.interrupted,
+                                # Non-chiefs' handlers write beside it: all in preemption/.
+                                os.path.join(self.path("preemption"), "handler"), batch_offset),
+                checkpoint]
 
     def _pipelines(self, phase: Phase):
         plan, bundle = self.plan, self.bundle
@@ -312,7 +325,8 @@ class Run:
         last = self.path("last.keras")
         if guard.diverged and os.path.exists(last):
             self.model.set_weights(keras.saving.load_model(last, compile=False).get_weights())
-        shutil.rmtree(self.path("backup"), ignore_errors=True)
+        for state in ("backup", "preemption"):
+            shutil.rmtree(self.path(state), ignore_errors=True)
         history = rundir.read_history(self.path("history.csv"))
         metrics = {k: v[-1] for k, v in history.items() if v and k != "epoch"}
         export_path = None

@@ -17,13 +17,12 @@ there is nothing to save yet. One while the run finishes (exports, writes its re
 that to end, since the run is then complete.
 
 Under a multi-worker strategy a worker cannot save a state of its own in the middle of an epoch:
-its peers would resume from another step. The signalled worker stops at its next step without
-writing (the backup of the last finished epoch stays), and the others stop with the lost-worker
-error of `multiworker.py`; starting every worker again resumes from that epoch.
-TensorFlow's `PreemptionCheckpointHandler`, which agrees on a step to save at over the
-coordination service, is built for custom training loops (`run` wraps a step function, its
-checkpoint is a `tf.train.Checkpoint`); Keras 3's `model.fit` has no hook for either, and
-Keras 3's `BackupAndRestore` dropped Keras 2's `save_before_preemption`.
+its peers would resume from another step. There TensorFlow's `PreemptionCheckpointHandler`
+(`preemption.py`) has every worker save at the same step and stop, whichever worker was
+signalled. Where that handler disables itself (Google Compute Engine machines without GPUs), the
+signalled worker stops at its next step without writing (the backup of the last finished epoch
+stays), and the others stop with the lost-worker error of `multiworker.py`; starting every worker
+again resumes from that epoch.
 """
 
 from __future__ import annotations
@@ -142,14 +141,24 @@ class SignalCheckpoint(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
 
+    def interrupted(self, epochs_done: int, batches_done: int, saved: bool) -> RunInterrupted:
+        """The error of a multi-worker run stopped at a step: `saved` by every worker together
+        (`preemption.py`), or by none (the signalled worker stops alone)."""
+        signum = self.state.signum or signal.SIGTERM  # Another worker was signalled.
+        who = "" if self.state.signum else "on another worker "
+        if saved:
+            return self.state.stop_now(
+                signum, f"{who}at epoch {epochs_done + 1}, batch {batches_done}; every worker "
+                        f"checkpointed in {self.run_dir}: start every worker again with the "
+                        "same command to resume")
+        return self.state.stop_now(
+            signum, f"at epoch {epochs_done + 1}; {self.run_dir} keeps the backup of the last "
+                    "finished epoch: start every worker again with the same command")
+
     def _stop(self, epochs_done: int, batches_done: int):
         signum = self.state.signum
         if self.run_dir is None:
             raise self.state.stop_now(signum, "(a run without a run directory keeps nothing)")
-        if self.multi_worker:
-            raise self.state.stop_now(
-                signum, f"at epoch {self._epoch + 1}; {self.run_dir} keeps the backup of the "
-                        "last finished epoch: start every worker again with the same command")
         if batches_done:
             self.backup.save(epochs_done, batches_done)
         where = (f"at epoch {epochs_done + 1}, batch {batches_done}" if batches_done
@@ -159,11 +168,13 @@ class SignalCheckpoint(keras.callbacks.Callback):
                     "resume")
 
     def on_train_batch_end(self, batch, logs=None):
+        if self.multi_worker:  # `preemption.CoordinatedStop` stops every worker at one step.
+            return
         steps = (self.params or {}).get("steps")
         # After the epoch's last batch, the validation pass and the epoch's backup come first.
         if self.state.signum is not None and (steps is None or batch + 1 < steps):
             self._stop(self._epoch, self.batch_offset + batch + 1)
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.state.signum is not None:
+        if self.state.signum is not None and not self.multi_worker:
             self._stop(epoch + 1, 0)
