@@ -199,3 +199,15 @@ def test_a_failed_export_leaves_the_earlier_version_intact(tmp_path, monkeypatch
         rundir.export_model(model, str(tmp_path / "export" / "2"), None, "unit")
     assert os.listdir(tmp_path / "export") == ["1"]  # No second version, no staging left.
     assert sorted(os.listdir(first)) == listing
+
+
+def test_a_full_disk_during_training_names_the_run_directory(tmp_path, monkeypatch):
+    def full(self, epoch, logs=None):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(keras.callbacks.CSVLogger, "on_epoch_end", full)
+    run_dir = str(tmp_path / "run")
+    with pytest.raises(backup.CheckpointWriteError,
+                       match=f"Could not write {run_dir}: No space left on device"):
+        kerascnn.train(_net(), _arrays(), run_dir=run_dir, **{**SMALL, "epochs": 1})
+    assert rundir.read_config(run_dir)["status"] == "running"  # The same command resumes it.

@@ -20,6 +20,7 @@ SIGTERM and SIGINT (`signals.py`: a checkpoint after the current step, then `Run
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import math
 import os
@@ -40,6 +41,7 @@ from kerascnn.training.plan import Phase, TrainPlan
 __all__ = ["Run", "RunOutcome", "summary_line", "build_model", "inference_model"]  # re-exported
 
 _STAMP = "%Y-%m-%dT%H:%M:%S"
+_WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EFBIG)
 
 
 @dataclasses.dataclass
@@ -316,6 +318,10 @@ class Run:
             if lost is None:
                 raise
             raise multiworker.LostWorkerError(lost) from None
+        except OSError as error:  # history.csv or TensorBoard's logs on a full disk: name where.
+            if isinstance(error, backup.CheckpointWriteError) or error.errno not in _WRITE_ERRORS:
+                raise
+            raise backup.write_failed(error.filename or self.write_dir, error) from None
 
     # --- finish -----------------------------------------------------------------------------
 
