@@ -198,7 +198,8 @@ def test_every_custom_layer_converts(tmp_path):
 
 
 class _AntialiasedResize(keras.layers.Layer):
-    """tf.image.resize with antialiasing: `ScaleAndTranslate`, which LiteRT has no builtin for."""
+    """tf.image.resize with antialiasing: `ScaleAndTranslate`, which neither LiteRT's builtin
+    operators nor ONNX have."""
 
     def call(self, inputs):
         return tf.image.resize(inputs, (6, 6), antialias=True)
@@ -212,6 +213,9 @@ def test_a_layer_that_cannot_convert_is_named(tmp_path):
     model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(x))
     with pytest.raises(ValueError, match=r"Layer 'resize_aa' \(_AntialiasedResize\).*LiteRT"):
         kerascnn.export(model, tmp_path / "m", format="litert")
+    # tf2onnx leaves an op it cannot map in the graph; the export refuses such a file.
+    with pytest.raises(ValueError, match=r"Layer 'resize_aa' .*ONNX.*ScaleAndTranslate"):
+        kerascnn.export(model, tmp_path / "m", format="onnx")
     assert not (tmp_path / "m" / "1").exists()
 
 

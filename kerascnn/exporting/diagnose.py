@@ -35,8 +35,13 @@ def _alone(layer: keras.layers.Layer) -> keras.Model:
     def placeholder(tensor):
         return keras.Input(batch_shape=tensor.shape, dtype=tensor.dtype)
 
+    import numpy as np
+
     inputs = keras.tree.map_structure(placeholder, layer.input)
-    return keras.Model(inputs, layer(inputs), name=f"probe_{layer.name}")
+    probe = keras.Model(inputs, layer(inputs), name=f"probe_{layer.name}")
+    # Exporters refuse a model never called (Keras's ONNX export checks it).
+    probe(keras.tree.map_structure(lambda t: np.zeros((1, *t.shape[1:]), t.dtype), inputs))
+    return probe
 
 
 def failing_layer(model: keras.Model, convert: Callable[[keras.Model, str], None],

@@ -18,10 +18,15 @@ __all__ = ["write_onnx"]
 def _convert(model: keras.Model, path: str, signature=None) -> None:
     import warnings
 
+    import onnx
+
     with warnings.catch_warnings():
         # Keras's tf2onnx patch probes `np.object`, which NumPy 2 warns about; nothing to act on.
         warnings.simplefilter("ignore", FutureWarning)
         model.export(path, format="onnx", input_signature=signature, verbose=False)
+    # tf2onnx logs a TensorFlow op it cannot map and leaves it in the graph, where no ONNX runtime
+    # can run it: the full check (every node against the opset's schemas) refuses such a file.
+    onnx.checker.check_model(path, full_check=True)
 
 
 def write_onnx(serving: keras.Model, path: str) -> None:

@@ -132,6 +132,7 @@ def write_file(model: keras.Model, directory: str, stem: str, plan: ExportPlan,
         from kerascnn.exporting.onnx import write_onnx
 
         require("tf2onnx", "Exporting to ONNX")
+        require("onnx", "Exporting to ONNX")
         write_onnx(serving, file)
     record = {"file": os.path.basename(file), "inputs": {"images": "uint8"},
               "outputs": ["probabilities"]}
