@@ -227,6 +227,7 @@ def test_format_arguments_are_checked_before_any_work(tmp_path):
         ({"format": "litert", "quantization": "int4"}, "quantization"),
         ({"format": "litert", "quantization": "int8"}, "representative_data=None"),
         ({"format": "litert", "representative_data": "digits"}, "representative_data"),
+        ({"format": "onnx", "validation_data": np.zeros((2, 784))}, "validation_data needs labels"),
     ]
     for options, message in cases:
         with pytest.raises(ValueError, match=message):

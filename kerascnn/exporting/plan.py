@@ -68,6 +68,11 @@ def make_plan(format: str = "saved_model", quantization=None, representative_dat
             "representative_data is read only by quantization='int8'. "
             f"Received: quantization={quantization!r}"
         )
+    if type(validation_data).__name__ == "ndarray":
+        raise ValueError(
+            "validation_data needs labels: an (images, labels) pair, a folder, a dataset name. "
+            f"Received: an array of shape {validation_data.shape}"
+        )
     return ExportPlan(format, quantization, representative_data, validation_data)
 
 
