@@ -44,7 +44,8 @@ for model, images, result in zip(*[iter(sys.argv[1:])] * 3):
         import onnxruntime
         session = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"])
         (inp,) = session.get_inputs()
-        assert inp.name == "images" and inp.type == "tensor(uint8)" and not isinstance(inp.shape[0], int)
+        assert inp.name == "images" and inp.type == "tensor(uint8)"
+        assert not isinstance(inp.shape[0], int)  # The batch dimension is free.
         assert session.get_outputs()[0].name == "probabilities"
         (y,) = session.run(["probabilities"], {"images": x})
     np.save(result, y)
