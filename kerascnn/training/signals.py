@@ -109,14 +109,15 @@ def handling_signals(state: SignalState):
 
 
 class SignalCheckpoint(keras.callbacks.Callback):
-    """Acts on a signal `state` has seen: saves `backup` (none under several workers) and raises
-    `RunInterrupted`; place it after the backup and the checkpoints.
+    """Acts on a signal `state` has seen: saves `backup` (mid-epoch: at the end of the current
+    step) and raises `RunInterrupted`; place it after the backup and the checkpoints.
 
     Args:
         state: The run's `SignalState`.
         backup: The phase's `ResumableBackup`.
         run_dir: Named in the message.
-        multi_worker: Whether the run spans several workers (then nothing is saved mid-epoch).
+        multi_worker: Whether the run spans several workers: then `preemption.CoordinatedStop`
+            stops every worker at one step, and this callback acts only once training ends.
         batch_offset: Batches of the epoch done before this `fit` (a resumed epoch's rest).
     """
 
