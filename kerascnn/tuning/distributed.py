@@ -158,6 +158,7 @@ class _Chief:
         self.cluster = cluster
         self.lock = threading.Lock()
         self.last_seen = {}
+        self.failure = None  # keras-tuner's error once too many trials failed.
         self.path = os.path.join(oracle._project_dir, _WORKERS_FILE)
         self.assigned = read_assignments(os.path.dirname(self.path))
 
@@ -213,6 +214,29 @@ def _release(oracle, tuner_id):
     return trial
 
 
+def _end_failed(oracle, trial_id):
+    """Finishes what `Oracle.end_trial` left undone when it raised for too many failed trials.
+
+    keras-tuner's `synchronized` does not release the oracle's lock when the method raises: it is
+    released here, or every later call (the chief's own exit check too) would wait forever.
+    """
+    from keras_tuner.src.engine import oracle as oracle_module
+
+    if oracle_module.THREADS[oracle] == threading.current_thread().name:
+        oracle_module.THREADS[oracle] = None
+        oracle_module.LOCKS[oracle].release()
+    _finish_failed(oracle, trial_id)
+
+
+@synchronized
+def _finish_failed(oracle, trial_id):
+    for tuner_id, trial in list(oracle.ongoing_trials.items()):
+        if trial.trial_id == trial_id:
+            oracle.ongoing_trials.pop(tuner_id)
+    oracle._save_trial(oracle.trials[trial_id])
+    oracle.save()
+
+
 @synchronized
 def _forget_ended(oracle):
     """Takes trials that ended off the retry queue: a worker still running a trial while the chief
@@ -246,6 +270,11 @@ def serve(oracle, cluster: Cluster, poll: float = 0.5) -> None:
     class Servicer(OracleServicer):
         def CreateTrial(self, request, context):  # noqa: N802 (gRPC's name)
             chief.seen(request.tuner_id)
+            if chief.failure:  # The search failed: every worker that asks is told to stop.
+                self.stop_triggered = True
+                oracle.tuner_ids.discard(request.tuner_id)
+                stopped = trial_module.Trial(oracle.get_space(), status="STOPPED")
+                return protos.get_service().CreateTrialResponse(trial=stopped.to_proto())
             _forget_ended(oracle)
             response = super().CreateTrial(request, context)
             if trial_module.Trial.from_proto(response.trial).status == "STOPPED" and any(
@@ -260,6 +289,14 @@ def serve(oracle, cluster: Cluster, poll: float = 0.5) -> None:
             if ongoing is not None and ongoing.trial_id == response.trial.trial_id:
                 chief.assign(request.tuner_id, ongoing.trial_id)
             return response
+
+        def EndTrial(self, request, context):  # noqa: N802 (gRPC's name)
+            try:
+                return super().EndTrial(request, context)
+            except RuntimeError as error:  # keras-tuner's limit of consecutive failed trials.
+                chief.failure = str(error)
+                _end_failed(oracle, request.trial.trial_id)
+                return protos.get_service().EndTrialResponse()
 
     servicer = Servicer(oracle)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
@@ -288,6 +325,8 @@ def serve(oracle, cluster: Cluster, poll: float = 0.5) -> None:
                       f"{cluster.worker_timeout:g} s){what}", flush=True)
     finally:
         server.stop(grace=1)
+    if chief.failure:  # As `Tuner.search` raises it on one process.
+        raise RuntimeError(chief.failure)
 
 
 class TrialLost(Exception):
