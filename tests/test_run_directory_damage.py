@@ -211,3 +211,12 @@ def test_a_full_disk_during_training_names_the_run_directory(tmp_path, monkeypat
                        match=f"Could not write {run_dir}: No space left on device"):
         kerascnn.train(_net(), _arrays(), run_dir=run_dir, **{**SMALL, "epochs": 1})
     assert rundir.read_config(run_dir)["status"] == "running"  # The same command resumes it.
+
+
+def test_a_damaged_config_without_a_backup_is_refused_not_overwritten(tmp_path):
+    (tmp_path / "config.json").write_text('{"status": "fini')
+    (tmp_path / "history.csv").write_text("epoch,accuracy\n0,0.5\n")
+    with pytest.raises(FileExistsError, match="config.json is damaged and it holds no backup"):
+        rundir.resolve_run_dir(str(tmp_path), "tiny", {})
+    (tmp_path / "backup").mkdir()
+    assert rundir.resolve_run_dir(str(tmp_path), "tiny", {}) == (str(tmp_path), True)

@@ -80,8 +80,18 @@ def _check_existing(run_dir: str, config: dict) -> bool:
     """True when `run_dir` holds an unfinished run of `config` to resume; raises on a conflict."""
     old = read_config(run_dir)
     if old is None:
-        # A damaged config.json: resume, from the backup if one is intact (`Run.resume` says so).
-        return os.path.exists(os.path.join(run_dir, CONFIG_FILE))
+        if not os.path.exists(os.path.join(run_dir, CONFIG_FILE)):
+            return False
+        # A damaged config.json: an unfinished run resumes from its backup (`Run.resume` says
+        # so); without one it may be a finished run, whose results a new run would overwrite.
+        if os.path.isdir(os.path.join(run_dir, "backup")):
+            return True
+        if any(os.path.exists(os.path.join(run_dir, name))
+               for name in ("history.csv", "last.keras", "best.keras")):
+            raise FileExistsError(
+                f"run_dir's {CONFIG_FILE} is damaged and it holds no backup to resume from (a "
+                f"finished run?); choose another directory. Received: run_dir={run_dir!r}")
+        return True
     if old.get("status") != "running":
         raise FileExistsError(
             f"run_dir holds a {old.get('status', 'finished')} run; choose another directory or "
