@@ -96,7 +96,13 @@ def train(model_or_name, data, *, recipe="auto", epochs=None, batch_size=None, l
     Raises:
         ValueError: For invalid arguments (before any training starts).
         FileExistsError: If `run_dir` holds a finished run, or `export` names an existing
-            version directory.
+            version directory, or another live process holds `run_dir`
+            (`kerascnn.training.locks.RunDirectoryLocked`).
+        kerascnn.training.signals.RunInterrupted: A `KeyboardInterrupt`, after SIGTERM or SIGINT
+            in the main thread: the run wrote a checkpoint first (mid-epoch if need be), and
+            calling `train` again the same way resumes it.
+        kerascnn.training.backup.CheckpointWriteError: An `OSError`, when a checkpoint or the
+            export cannot be written (a full disk); the previous one is kept.
     """
     run_plan = plan(
         model_or_name, data, recipe=recipe, epochs=epochs, batch_size=batch_size,
