@@ -90,6 +90,16 @@ def _acquire(run_dir: str, content: dict) -> str:
     raise _refusal(run_dir, holder(run_dir) or {})
 
 
+def _command() -> str:
+    """This process's command line as its user typed it (`python -m kerascnn.cli` is kerascnn)."""
+    if not sys.argv or not sys.argv[0]:
+        return "python"
+    program = sys.argv[0]
+    program = "kerascnn" if program.endswith(os.path.join("kerascnn", "cli.py")) \
+        else os.path.basename(program)
+    return " ".join([program, *sys.argv[1:]])
+
+
 @contextlib.contextmanager
 def holding(run_dir: str | None):
     """Holds `run_dir`'s lock while the block runs (nothing for None).
@@ -101,9 +111,7 @@ def holding(run_dir: str | None):
         yield
         return
     os.makedirs(run_dir, exist_ok=True)
-    content = {"pid": os.getpid(), "host": socket.gethostname(),
-               "command": " ".join(os.path.basename(a) if i == 0 else a
-                                   for i, a in enumerate(sys.argv)) or "python",
+    content = {"pid": os.getpid(), "host": socket.gethostname(), "command": _command(),
                "since": time.strftime("%Y-%m-%dT%H:%M:%S")}
     path = _acquire(run_dir, content)
     try:
