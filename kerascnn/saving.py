@@ -43,6 +43,8 @@ FORMATS = export_plan.FORMATS
 
 def _version_dir(model_name: str, path) -> str:
     """The version directory: `path` itself when it ends in a number, else `path/1`."""
+    if path is not None and not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"path must be a directory path. Received: path={path!r}")
     if path is None:
         safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", model_name) or "model"
         path = os.path.join(DEFAULT_EXPORT_DIR, safe)
@@ -55,13 +57,20 @@ def _version_dir(model_name: str, path) -> str:
 def _check_class_names(class_names, num_classes: int) -> list[str]:
     if class_names is None:
         return [str(i) for i in range(num_classes)]
-    names = [str(n) for n in class_names]
-    if len(names) != num_classes:
+    if isinstance(class_names, (str, bytes)) or not isinstance(class_names, (list, tuple)) or \
+            not all(isinstance(n, str) and n for n in class_names):
+        raise ValueError("class_names must be a list of non-empty strings. "
+                         f"Received: class_names={class_names!r}")
+    if len(class_names) != num_classes:
         raise ValueError(
             f"class_names must have one name per output unit ({num_classes}). "
             f"Received: class_names={list(class_names)!r}"
         )
-    return names
+    repeated = sorted({n for n in class_names if class_names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"class_names must be distinct. Received: class_names={list(class_names)!r} "
+                         f"(repeated: {', '.join(repeated)})")
+    return list(class_names)
 
 
 def _serving_functions(model: keras.Model, class_names: list[str], normalization: str):
@@ -178,6 +187,7 @@ def export(
         raise ValueError(f"model must be a keras.Model. Received: model={model!r}")
     plan = export_plan.make_plan(format, quantization, representative_data, validation_data)
     validation.check_choice(normalization, "normalization", NORMALIZATIONS)
+    validation.check_bool(overwrite, "overwrite")
     names = _check_class_names(class_names, int(model.outputs[0].shape[-1]))
     default_name = model.name if format == "saved_model" else f"{model.name}_{plan.label}"
     target = _version_dir(default_name, path)

@@ -361,8 +361,12 @@ def small_model():
 
 BAD_EXPORT = {
     "model": JUNK,
-    # A list of the wrong length; other types are not refused by name yet (reported).
-    "class_names": st.lists(st.text(max_size=3), max_size=5).filter(lambda v: len(v) != 3),
+    # Three distinct non-empty strings are the only valid class names of this model.
+    "class_names": st.one_of(JUNK, st.lists(st.text(max_size=3), max_size=5)).filter(
+        lambda v: v is not None and not (isinstance(v, list) and len(v) == 3 and len(set(v)) == 3
+                                         and all(isinstance(n, str) and n for n in v))),
+    "overwrite": JUNK.filter(lambda v: not isinstance(v, bool)),
+    "path": SCALAR_JUNK.filter(lambda v: v is not None and not isinstance(v, str)),
     "normalization": _bad_choice(("unit", "caffe", "torch", "tf")),
 }
 
