@@ -299,7 +299,8 @@ def serve(oracle, cluster: Cluster, poll: float = 0.5) -> None:
                 return protos.get_service().EndTrialResponse()
 
     servicer = Servicer(oracle)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    # Idle workers hold a thread a moment each (see CreateTrial): room for them and heartbeats.
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
     protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
         _HEARTBEAT.split("/")[1], {"Heartbeat": grpc.unary_unary_rpc_method_handler(
