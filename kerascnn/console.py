@@ -65,9 +65,14 @@ def keep_line(line: bytes, after_dropped: bool = False) -> bool:
     return not (after_dropped and line.startswith(_CONTINUATIONS))
 
 
-def _may_become_log_line(partial: bytes) -> bool:
-    """Whether an unfinished line could still turn out to be a C++ log line (then it waits)."""
-    return len(partial) < 4096 and partial[0] in b"IWE0123456789"
+def _may_become_log_line(partial: bytes, after_dropped: bool = False) -> bool:
+    """Whether an unfinished line could still turn out to be a C++ log line, or the continuation
+    of one just dropped (then it waits for the rest)."""
+    if len(partial) >= 4096:
+        return False
+    if partial[0] in b"IWE0123456789":
+        return True
+    return after_dropped and any(c.startswith(partial[:len(c)]) for c in _CONTINUATIONS)
 
 
 def _write(fd: int | None, data: bytes) -> int | None:
@@ -106,7 +111,7 @@ def _filter_stream(read_fd: int, out_fd: int) -> None:
             else:
                 dropped = True
             passing = False
-        if pending and (passing or not _may_become_log_line(pending)):
+        if pending and (passing or not _may_become_log_line(pending, dropped)):
             kept.append(pending)  # Prompts and progress bars without a newline show at once.
             pending, passing = b"", True
         out = _write(out, b"".join(kept))

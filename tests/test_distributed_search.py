@@ -181,10 +181,10 @@ def test_cluster_options_are_validated(monkeypatch):
 
 
 def test_a_trial_trained_before_its_worker_was_lost_is_not_trained_again(tmp_path):
-    from kerascnn.tuning import search
+    from kerascnn.tuning import trial_runs
 
     (tmp_path / "config.json").write_text(json.dumps({"status": "running"}))
     (tmp_path / "history.csv").write_text("epoch,loss,val_accuracy\n0,0.9,0.5\n1,0.7,0.75\n")
-    assert search._finished_run(str(tmp_path)) is None  # Interrupted: it resumes instead.
+    assert trial_runs.finished_run(str(tmp_path)) is None  # Interrupted: it resumes instead.
     (tmp_path / "config.json").write_text(json.dumps({"status": "finished"}))
-    assert search._finished_run(str(tmp_path)) == {"loss": 0.7, "val_accuracy": 0.75}
+    assert trial_runs.finished_run(str(tmp_path)) == {"loss": 0.7, "val_accuracy": 0.75}

@@ -34,6 +34,8 @@ def _worker(cluster, index, run_dir, epochs=1, options=(), env=None, **popen):
         {"cluster": cluster, "task": {"type": "worker", "index": index}}))
     command = [sys.executable, "-m", "kerascnn.cli", "train", "lenet5", "--data", "digits",
                "--epochs", str(epochs), "--strategy", "multi_worker", "--no-report",
+               # Small and few steps: the collectives, not the arithmetic, are under test.
+               "--input-shape", "16,16,1", "--batch-size", "64",
                "--run-dir", str(run_dir), *options]
     return subprocess.Popen(command, text=True, env=env, **popen)
 

@@ -124,3 +124,19 @@ def test_cli_random_search_interrupted_and_resumed(tmp_path, monkeypatch, capsys
     _check_run_dir(run_dir, 2)
     assert cli.main(["tune", "mlp", "--data", "digits", "--search-space", "{depth: 1}"]) == 2
     assert "--search-space must be a JSON object" in capsys.readouterr().err
+
+
+def test_a_trial_recreated_with_other_values_starts_afresh(tmp_path, capsys):
+    # A search stopped before keras-tuner recorded trial 0 creates it again under the same id,
+    # with new values: the earlier attempt's unfinished run must not be resumed (nor refused).
+    from kerascnn.tuning.trial_runs import claim_run_dir
+
+    run_dir = tmp_path / "trial_0" / "run"
+    claim_run_dir(str(run_dir), {"learning_rate": 0.1})
+    (run_dir / "config.json").write_text('{"status": "running"}')
+    claim_run_dir(str(run_dir), {"learning_rate": 0.1})
+    assert (run_dir / "config.json").exists()  # The same trial: its run resumes.
+    claim_run_dir(str(run_dir), {"learning_rate": 0.02})
+    assert not (run_dir / "config.json").exists()
+    assert json.loads((run_dir / "hyperparameters.json").read_text()) == {"learning_rate": 0.02}
+    assert "other hyperparameters" in capsys.readouterr().out

@@ -27,7 +27,7 @@ import keras
 import keras_tuner as kt
 
 from kerascnn import validation
-from kerascnn.tuning import distributed
+from kerascnn.tuning import distributed, trial_runs
 from kerascnn.tuning.spaces import builder_options, space_for
 
 __all__ = ["TuneResult", "FamilyHyperModel", "tune", "TUNERS", "augmentation_for"]
@@ -114,35 +114,17 @@ class FamilyHyperModel(kt.HyperModel):
                             self.input_shape)
         recipe = dataclasses.replace(recipe, weight_decay=float(values["weight_decay"]))
         total = (epochs or self.epochs) - (initial_epoch or 0)
-        done = _finished_run(run_dir)
+        done = trial_runs.finished_run(run_dir)
         if done is not None:  # Trained already: its worker was lost before it reported.
             return done
+        trial_runs.claim_run_dir(run_dir, values)
         result = kerascnn.train(
             model, self.data, recipe=recipe, epochs=max(1, total),
             learning_rate=float(values["learning_rate"]),
             augmentation=augmentation_for(float(values["augmentation_strength"])),
             run_dir=run_dir, callbacks=list(callbacks or []), **self.train_kwargs,
         )
-        return _best(result.history)
-
-
-def _best(history) -> dict:
-    best = {}
-    for metric, series in history.items():
-        if len(series) and metric not in ("epoch", "learning_rate"):
-            best[metric] = float((min if "loss" in metric else max)(series))
-    return best
-
-
-def _finished_run(run_dir):
-    """The best metrics of a trial whose kerascnn run already finished (in a distributed search,
-    a worker may die between training and reporting), else None."""
-    from kerascnn.training import rundir
-
-    config = rundir.read_config(run_dir) if run_dir else None
-    if not config or config.get("status") not in ("finished", "diverged"):
-        return None
-    return _best(rundir.read_history(os.path.join(run_dir, "history.csv"))) or None
+        return trial_runs.best(result.history)
 
 
 def _with_trial_run_dirs(base):
