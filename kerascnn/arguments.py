@@ -4,8 +4,9 @@ modules it gathers), kept apart so that no command module imports the entry poin
 from __future__ import annotations
 
 import argparse
+import os
 
-__all__ = ["parse_shape"]
+__all__ = ["parse_shape", "parse_class_names"]
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
@@ -16,3 +17,13 @@ def parse_shape(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(
             f"input shape must look like 224,224,3. Received: {text!r}"
         ) from None
+
+
+def parse_class_names(text: str | None) -> list[str] | None:
+    """`--class-names`: a file with one name per line, or names separated by commas."""
+    if text is None:
+        return None
+    if os.path.isfile(text):
+        with open(text) as f:
+            return [line.strip() for line in f if line.strip()]
+    return [name.strip() for name in text.split(",")]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import keras
 
-__all__ = ["classifier_head", "predictions"]
+__all__ = ["classifier_head", "fully_connected_head", "predictions"]
 
 
 def predictions(x, num_classes: int, classifier_activation, name: str = "predictions"):
@@ -58,3 +58,39 @@ def classifier_head(
     if dropout_rate:
         x = keras.layers.Dropout(dropout_rate, name="head_dropout")(x)
     return predictions(x, num_classes, classifier_activation)
+
+
+def fully_connected_head(
+    x,
+    *,
+    groups,
+    dense_suffix: str = "",
+    dropout_rate: float,
+    include_top: bool,
+    pooling: str | None,
+    num_classes: int,
+    classifier_activation,
+):
+    """The classic top of AlexNet, ZFNet and VGG: flatten, fully connected ReLU layers (each
+    followed by dropout when `dropout_rate` > 0), then `predictions` (Krizhevsky et al. 2012,
+    section 3.5). With `include_top=False`, the shared head's features instead.
+
+    Args:
+        x: The last feature map.
+        groups: `(group name, units)` per fully connected layer: `(("fc6", 4096), ("fc7", 4096))`;
+            layers are named `{group}{dense_suffix}` and `{group}_dropout`, the flattening
+            `{first group}_flatten`.
+        dense_suffix: Appended to each group name for its Dense layer ("_dense", or "").
+        dropout_rate: Dropout after each fully connected layer.
+        include_top, pooling, num_classes, classifier_activation: As `classifier_head`.
+    """
+    if not include_top:
+        return classifier_head(x, include_top=False, pooling=pooling, num_classes=num_classes,
+                               classifier_activation=None)
+    x = keras.layers.Flatten(name=f"{groups[0][0]}_flatten")(x)
+    for group, units in groups:
+        x = keras.layers.Dense(units, activation="relu", name=f"{group}{dense_suffix}")(x)
+        if dropout_rate:
+            x = keras.layers.Dropout(dropout_rate, name=f"{group}_dropout")(x)
+    return classifier_head(x, include_top=True, pooling=None, num_classes=num_classes,
+                           classifier_activation=classifier_activation, top_reduction=None)

@@ -312,15 +312,17 @@ FAMILY_MODELS = {
     "shufflenet_v2": ("shufflenet_v2_x0_5", {}),
     "wide_resnet": ("wrn16_8", {}),
 }
-TESTED_ELSEWHERE = {"lenet": "lenet5_1998", "resnet_cifar": "resnet20"}
+# plain_cifar is resnet20's builder without shortcuts.
+TESTED_ELSEWHERE = {"lenet": "lenet5_1998", "resnet_cifar": "resnet20", "plain_cifar": "resnet20"}
 # Deep graphs whose conversion takes 0.5-4 minutes each on a shared 2-core machine (Keras traces
 # a model several times per export): tools/export_families.py runs them through this same check,
 # which keeps the suite within its time. Their layers are covered here: grouped convolutions
 # (ResNeXt, ShuffleNet), channel shuffle and split (ShuffleNet v1/v2) and scaled residuals
-# (Inception-ResNet) in test_every_custom_layer_converts; pre-activation units (the Wide ResNets'
-# builder) and inception modules by the other families.
-HEAVY_FAMILIES = ("bn_inception", "inception_v4", "preact_resnet", "resnet_v2", "resnext",
-                  "shufflenet", "shufflenet_v2", "wide_resnet")
+# (Inception-ResNet) in test_every_custom_layer_converts; residual additions, batch norm and
+# zero padding by resnet20 and notes_resnet; LRN by AlexNet, VGG and ZFNet. Concatenated
+# branches (GoogLeNet, DenseNet, Inception) are left to the tool.
+HEAVY_FAMILIES = ("bn_inception", "densenet", "googlenet", "inception_v4", "preact_resnet", "resnet",
+                  "resnet_v2", "resnext", "shufflenet", "shufflenet_v2", "wide_resnet")
 
 
 def family_models() -> dict:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import keras
 
 from kerascnn import validation
-from kerascnn.heads import classifier_head
+from kerascnn.heads import fully_connected_head
 from kerascnn.layers import BatchNormalization, LocalResponseNormalization
 from kerascnn.registry import register_family
 from kerascnn.specs import vgg as spec
@@ -87,15 +87,8 @@ def vgg(
             x = _conv(x, filters, kernel, batch_norm, f"block{stage}_conv{convs}")
         x = keras.layers.MaxPooling2D(spec.POOL_SIZE, strides=spec.POOL_SIZE,
                                       name=f"block{stage}_pool")(x)
-    if not include_top:
-        x = classifier_head(x, include_top=False, pooling=pooling, num_classes=num_classes,
-                            classifier_activation=None)
-        return keras.Model(inputs, x, name=name)
-    x = keras.layers.Flatten(name="fc1_flatten")(x)
-    for index, units in enumerate(spec.FC_UNITS, start=1):
-        x = keras.layers.Dense(units, activation="relu", name=f"fc{index}")(x)
-        if dropout_rate:
-            x = keras.layers.Dropout(dropout_rate, name=f"fc{index}_dropout")(x)
-    x = classifier_head(x, include_top=True, pooling=None, num_classes=num_classes,
-                        classifier_activation=classifier_activation, top_reduction=None)
+    x = fully_connected_head(
+        x, groups=[(f"fc{index}", units) for index, units in enumerate(spec.FC_UNITS, start=1)],
+        dropout_rate=dropout_rate, include_top=include_top, pooling=pooling,
+        num_classes=num_classes, classifier_activation=classifier_activation)
     return keras.Model(inputs, x, name=name)

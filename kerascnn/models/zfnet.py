@@ -10,7 +10,7 @@ import math
 import keras
 
 from kerascnn import validation
-from kerascnn.heads import classifier_head
+from kerascnn.heads import fully_connected_head
 from kerascnn.layers import CeilModePooling2D, LocalResponseNormalization
 from kerascnn.registry import register_family
 from kerascnn.specs import zfnet as spec
@@ -93,15 +93,8 @@ def zfnet(
                                   name=f"{layer.name}_pool")(x)
         if layer.lrn:
             x = LocalResponseNormalization(**spec.LRN, name=f"{layer.name}_lrn")(x)
-    if not include_top:
-        x = classifier_head(x, include_top=False, pooling=pooling, num_classes=num_classes,
-                            classifier_activation=None)
-        return keras.Model(inputs, x, name=name)
-    x = keras.layers.Flatten(name=f"{spec.FULLY_CONNECTED[0]}_flatten")(x)
-    for group in spec.FULLY_CONNECTED:
-        x = keras.layers.Dense(spec.FC_UNITS, activation="relu", name=f"{group}_dense")(x)
-        if dropout_rate:
-            x = keras.layers.Dropout(dropout_rate, name=f"{group}_dropout")(x)
-    x = classifier_head(x, include_top=True, pooling=None, num_classes=num_classes,
-                        classifier_activation=classifier_activation, top_reduction=None)
+    x = fully_connected_head(
+        x, groups=[(group, spec.FC_UNITS) for group in spec.FULLY_CONNECTED], dense_suffix="_dense",
+        dropout_rate=dropout_rate, include_top=include_top, pooling=pooling,
+        num_classes=num_classes, classifier_activation=classifier_activation)
     return keras.Model(inputs, x, name=name)

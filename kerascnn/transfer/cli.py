@@ -8,18 +8,9 @@ import argparse
 import os
 import sys
 
-from kerascnn.arguments import parse_shape
+from kerascnn.arguments import parse_class_names, parse_shape
 
 __all__ = ["add_commands"]
-
-
-def _class_names(text: str | None):
-    if text is None:
-        return None
-    if os.path.isfile(text):
-        with open(text) as f:
-            return [line.strip() for line in f if line.strip()]
-    return [name.strip() for name in text.split(",")]
 
 
 def _run_export(args: argparse.Namespace) -> int:
@@ -29,7 +20,7 @@ def _run_export(args: argparse.Namespace) -> int:
     if not os.path.exists(args.source):
         print(f"note: {args.source} is a model name: exporting it with freshly initialized weights",
               file=sys.stderr)
-    class_names = _class_names(args.class_names) or info.get("class_names")
+    class_names = parse_class_names(args.class_names) or info.get("class_names")
     normalization = args.normalization or info.get("normalization") or "unit"
     path = export(model, args.out, class_names=class_names, normalization=normalization,
                   overwrite=args.overwrite)
