@@ -113,13 +113,13 @@ def _make_parser() -> argparse.ArgumentParser:
 
     add_training_commands(commands)
 
-    from kerascnn.transfer.cli import add_commands  # finetune, tune, grow, export, predict
+    from kerascnn.transfer.cli import add_commands as add_transfer_commands  # finetune, tune, grow
 
-    add_commands(commands)
+    add_transfer_commands(commands)
 
-    from kerascnn.exporting.cli import extend_commands  # export/predict: --format, quantization
+    from kerascnn.exporting.cli import add_commands as add_export_commands  # export, predict
 
-    extend_commands(commands)
+    add_export_commands(commands)
 
     reporting = commands.add_parser("report", help="write a run directory's report (PNGs + HTML)")
     reporting.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by train")

@@ -1,8 +1,6 @@
-"""The `--format` side of `kerascnn export` and `kerascnn predict`: LiteRT and ONNX exports,
-quantization, and the validation top-1 the export records.
-
-`kerascnn.cli` calls `extend_commands` after the `export` and `predict` sub-commands exist; it adds
-the arguments here and runs both commands through this module.
+"""`kerascnn export` and `kerascnn predict`: a SavedModel, a LiteRT or an ONNX file, quantization,
+the validation top-1 the export records, and top-k predictions from any of them. `kerascnn.cli`
+adds both with `add_commands`.
 """
 
 from __future__ import annotations
@@ -13,7 +11,7 @@ import sys
 
 from kerascnn.arguments import parse_class_names
 
-__all__ = ["extend_commands"]
+__all__ = ["add_commands"]
 
 
 def _print_validation(record: dict, quantization) -> None:
@@ -65,10 +63,21 @@ def _run_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def extend_commands(commands) -> None:
-    """Adds the format arguments to the existing `export` and `predict` sub-parsers."""
-    exporting = commands.choices["export"]
-    exporting.description = "Export a model: a SavedModel (+ .keras), a LiteRT or an ONNX file."
+def add_commands(commands) -> None:
+    """Adds `export` and `predict` to the `kerascnn` parser's sub-parsers."""
+    exporting = commands.add_parser(
+        "export", help="export a model: a SavedModel (+ .keras) for serving, a LiteRT or ONNX file",
+        description="Export a model: a SavedModel (+ .keras), a LiteRT or an ONNX file.")
+    exporting.add_argument("source", metavar="MODEL_OR_RUN_DIR",
+                           help="a .keras file, a run or export directory, or a model name")
+    exporting.add_argument("--out", help="base directory (default: saved_models/NAME); "
+                           "a path ending in a number is the version directory")
+    exporting.add_argument("--class-names", help="comma-separated names, or a file with one a line "
+                           "(default: those recorded beside the model, else 0..N-1)")
+    exporting.add_argument("--normalization", choices=["unit", "caffe", "torch", "tf"],
+                           help="pixel normalization inside the signature "
+                           "(default: recorded, else unit)")
+    exporting.add_argument("--overwrite", action="store_true", help="replace an existing version")
     exporting.add_argument("--format", choices=["saved_model", "litert", "onnx"],
                            default="saved_model",
                            help="saved_model (default; TF Serving layout), litert (.tflite) or "
@@ -84,7 +93,12 @@ def extend_commands(commands) -> None:
                            "the export")
     exporting.set_defaults(run=_run_export)
 
-    predicting = commands.choices["predict"]
-    predicting.description = ("Classify images with an export: a SavedModel directory, a .tflite "
-                              "or an .onnx file (or its version directory).")
+    predicting = commands.add_parser(
+        "predict", help="classify images with an export",
+        description="Classify images with an export: a SavedModel directory, a .tflite or an "
+                    ".onnx file (or its version directory).")
+    predicting.add_argument("path", metavar="PATH",
+                            help="an export (base or version directory, .tflite or .onnx file)")
+    predicting.add_argument("images", metavar="IMAGE", nargs="+", help="image files")
+    predicting.add_argument("--top-k", type=int, default=5, help="classes per image (default 5)")
     predicting.set_defaults(run=_run_predict)

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import abc
 import os
 
 import numpy as np
@@ -23,15 +24,16 @@ def require(module: str, purpose: str):
         raise ImportError(f"{purpose} needs the package providing {module!r}: {_HINT}") from error
 
 
-class Runner:
+class Runner(abc.ABC):
     """`runner(uint8 images) -> float32 probabilities` for one exported file."""
 
     def __init__(self, path: str, threads: int | None = None):
         self.path = os.fspath(path)
         self.threads = threads
 
+    @abc.abstractmethod
     def __call__(self, images: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """The export's `probabilities` for a batch of `uint8` images of its input size."""
 
 
 class LiteRTRunner(Runner):
