@@ -39,11 +39,12 @@ def resolve_export(path) -> tuple[str, dict]:
     if os.path.isfile(path):
         if not path.endswith(_SUFFIXES):
             raise FileNotFoundError(
-                f"Expected an export directory, a .tflite or an .onnx file. Received: {path}"
+                f"export_path must be an export directory, a .tflite or an .onnx file. "
+                f"Received: export_path={path!r}"
             )
         return path, _metadata(os.path.dirname(path) or ".")
     if not os.path.isdir(path):
-        raise FileNotFoundError(f"No such export: {path}")
+        raise FileNotFoundError(f"No such export. Received: export_path={path!r}")
     candidates = [path] + [
         os.path.join(path, d)
         for d in sorted((d for d in os.listdir(path) if d.isdigit()), key=int, reverse=True)
@@ -57,14 +58,15 @@ def resolve_export(path) -> tuple[str, dict]:
             return os.path.join(directory, meta["file"]), meta
         if files:
             return os.path.join(directory, files[0]), meta
-    raise FileNotFoundError(f"No SavedModel, .tflite or .onnx export in {path}")
+    raise FileNotFoundError(f"export_path holds no SavedModel, .tflite or .onnx export. "
+                            f"Received: export_path={path!r}")
 
 
 def _read(image_path: str):
     import tensorflow as tf
 
     if not os.path.isfile(image_path):
-        raise FileNotFoundError(f"No such image file: {image_path}")
+        raise FileNotFoundError(f"No such image file. Received: image_paths=[..., {image_path!r}]")
     return tf.io.decode_image(tf.io.read_file(image_path), expand_animations=False)
 
 
