@@ -183,6 +183,8 @@ def run_one(contender, model_name, train_data, test_data, input_shape, num_class
 def experiments(args, workdir):
     """(dataset, model, k, seed, train data, test data, classes) for every cell of the grid."""
     for dataset in args.datasets:
+        if args.seed_list is not None:
+            args.seeds = max(args.seeds, max(args.seed_list) + 1)
         if dataset == "digits":
             images, labels = digits_pool()
             pool, test = split_even_odd(len(labels))
@@ -201,6 +203,19 @@ def experiments(args, workdir):
                     chosen = choose(labels, pool, k, seed)
                     train = as_folder(items, chosen, os.path.join(workdir, f"shapes_{k}_{seed}"))
                     yield dataset, k, seed, train, test_data, 3
+
+
+def done_rows(path: str) -> dict:
+    """The rows already in the results file, by (dataset, model, k, seed, contender): a stopped
+    grid resumes where it stopped."""
+    rows = {}
+    if os.path.exists(path):
+        with open(path) as handle:
+            for line in handle:
+                row = json.loads(line)
+                rows[(row["dataset"], row["model"], str(row["k"]), row["seed"],
+                      row["contender"])] = row
+    return rows
 
 
 def table(path: str) -> None:
@@ -223,6 +238,9 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["lenet5", "resnet20", "resnet18"])
     parser.add_argument("--ks", nargs="+", default=["5", "10", "20", "50", "full"])
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--seed-list", type=int, nargs="+",
+                        help="run these seeds only (to share the grid between processes)")
+    parser.add_argument("--threads", type=int, help="TensorFlow's threads per process")
     parser.add_argument("--contenders", nargs="+",
                         default=["auto", "paper", "small_data", "modern", "tutorial"])
     parser.add_argument("--ablation", action="store_true",
@@ -235,26 +253,43 @@ def main() -> None:
         table(args.out)
         return
     args.ks = [k if k == "full" else int(k) for k in args.ks]
+    if args.threads:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     contenders = args.contenders + (["-" + name for name in ABLATIONS] if args.ablation else [])
     os.makedirs(args.cache, exist_ok=True)
     workdir = tempfile.mkdtemp(dir=args.cache)
+    done = done_rows(args.out)
     for dataset, k, seed, train, test, classes in experiments(args, workdir):
+        if args.seed_list is not None and seed not in args.seed_list:
+            continue
         for model_name in args.models:
+            cell = (dataset, model_name, str(k), seed)
             passes = None
             for contender in sorted(contenders, key=lambda c: c != "auto"):
-                if contender in ("tutorial", "small_cnn") and passes is None:
-                    passes = run_one("auto", model_name, train, test, INPUT_SHAPES[model_name],
-                                     classes, seed, None, workdir)["passes"]
-                row = run_one(contender, model_name, train, test, INPUT_SHAPES[model_name],
-                              classes, seed, passes, workdir)
+                if cell + (contender,) in done:
+                    passes = passes or done[cell + (contender,)].get("passes")
+                    continue
+                auto = done.get(cell + ("auto",))
+                if contender == "small_data" and auto and auto["recipe"] == "small_data":
+                    # "auto" chose "small_data" with the same seed: the same run, not repeated.
+                    row = dict(auto, same_run_as="auto")
+                else:
+                    if contender in ("tutorial", "small_cnn") and passes is None:
+                        passes = run_one("auto", model_name, train, test, INPUT_SHAPES[model_name],
+                                         classes, seed, None, workdir)["passes"]
+                    row = run_one(contender, model_name, train, test, INPUT_SHAPES[model_name],
+                                  classes, seed, passes, workdir)
                 if contender == "auto":
                     passes = row["passes"]
                 row.update(dataset=dataset, model=model_name, k=k, seed=seed,
                            contender=contender)
+                done[cell + (contender,)] = row
                 print(json.dumps(row), flush=True)
                 with open(args.out, "a") as handle:
                     handle.write(json.dumps(row) + "\n")
-
 
 if __name__ == "__main__":
     main()
