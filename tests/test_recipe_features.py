@@ -268,8 +268,33 @@ def test_fine_tune_adds_the_recipe_regularizers(tmp_path):
     assert model.loss.get_config()["label_smoothing"] == pytest.approx(0.1)
     with open(tmp_path / "ft" / "config.json") as handle:
         assert json.load(handle)["recipe"]["mixup_alpha"] == pytest.approx(0.2)
-    with pytest.raises(ValueError, match="ema_decay"):
-        kerascnn.fine_tune(base, _tiny_digits(), recipe="modern", verbose=0)
+
+
+def test_fine_tune_keeps_the_weight_ema_of_each_phase(tmp_path):
+    import kerascnn
+
+    class LastRawWeights(keras.callbacks.Callback):
+        # At a batch's end the model holds the raw weights (the averages are swapped in only
+        # for validation and at the end).
+        def on_train_batch_end(self, batch, logs=None):
+            self.raw = [w.numpy().copy() for w in self.model.trainable_weights]
+
+    raw = LastRawWeights()
+    base = kerascnn.build("lenet5", num_classes=10, input_shape=(16, 16, 1))
+    recipe = RECIPES["small_data"].replace(ema_decay=0.9)
+    model = kerascnn.fine_tune(base, _tiny_digits(), recipe=recipe, head_epochs=1, epochs=1,
+                               freeze_until=1, verbose=0, run_dir=str(tmp_path / "ft"),
+                               report=False, callbacks=[raw])
+    averages = [v.numpy() for v in model.optimizer.inner_optimizer
+                ._model_variables_moving_average]
+    assert len(averages) == len(model.trainable_weights) == len(raw.raw) > 2
+    for weight, average in zip(model.trainable_weights, averages):
+        np.testing.assert_allclose(weight.numpy(), average, rtol=1e-6, atol=1e-7)
+    # The averages are not the last step's weights: the EMA did something.
+    assert any(not np.allclose(w.numpy(), r) for w, r in zip(model.trainable_weights, raw.raw))
+    saved = keras.saving.load_model(str(tmp_path / "ft" / "model.keras"), compile=False)
+    for saved_weight, weight in zip(saved.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(saved_weight, weight)
 
 
 def test_advice_before_training_on_too_little_data(tmp_path, capsys):

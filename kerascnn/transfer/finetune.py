@@ -51,13 +51,7 @@ def _regularizing_recipe(recipe):
         return None
     from kerascnn.training.recipes import get_recipe
 
-    recipe = get_recipe(recipe)
-    if recipe.ema_decay:
-        raise ValueError(
-            "fine_tune keeps no weight EMA; use a recipe without one "
-            f"(recipe.replace(ema_decay=0)). Received: recipe={recipe.name!r} with "
-            f"ema_decay={recipe.ema_decay}")
-    return recipe
+    return get_recipe(recipe)
 
 
 def _weights_normalization(model_or_name, weights) -> str:
@@ -150,8 +144,10 @@ def fine_tune(
         batch_size, augmentation, validation_split, seed: For `kerascnn.data.load`.
         recipe: None, or a recipe (name or `kerascnn.training.Recipe`) whose regularizers both
             phases add: label smoothing, mixup and cutmix, RandAugment / TrivialAugment, random
-            erasing and gradient clipping ("small_data" for a few hundred images). Its optimizer,
-            schedule and epochs do not apply: the phases above set those.
+            erasing, gradient clipping and the weight EMA (each phase averages the weights it
+            trains, from the phase's start; validation, checkpoints and the result use the
+            averages) ("small_data" for a few hundred images). Its optimizer, schedule and
+            epochs do not apply: the phases above set those.
         run_dir: If given, the run directory, as `kerascnn.train` writes it (see
             `kerascnn.training.rundir`): `config.json` (class names, normalization, the data spec,
             the plan), `history.csv` with the epochs of both phases, best/last checkpoints,
