@@ -2,7 +2,8 @@
 against the same network trained from scratch on the same few images. Also: a ResNet-32 grown
 from a trained ResNet-20 starts from a lower loss than a fresh one.
 
-    python tools/transfer_digits.py [--shots 5 10] [--seeds 3] [--json results.json]
+    python tools/transfer_digits.py [--shots 5 10] [--seeds 3] [--recipes none small_data]
+        [--json results.json]
 
 Data: scikit-learn's 1,797 8x8 handwritten digits, upscaled by `kerascnn.data` to LeNet-5's
 32x32. Digits 0-4 pre-train LeNet-5 (`kerascnn.train`, its recipe); for digits 5-9, `shots`
@@ -89,7 +90,7 @@ def pixels_baseline(data) -> float:
     return float(classifier.score(x_test.reshape(len(x_test), -1), y_test))
 
 
-def transfer_experiment(shots_list, seeds, head_epochs, epochs, learning_rate):
+def transfer_experiment(shots_list, seeds, head_epochs, epochs, learning_rate, recipes=("none",)):
     x, y = digits()
     rows = []
     with tempfile.TemporaryDirectory() as workdir:
@@ -102,10 +103,13 @@ def transfer_experiment(shots_list, seeds, head_epochs, epochs, learning_rate):
                 row = {"shots": shots, "seed": seed, "test_images": len(test[1])}
                 probes = linear_probe(pretrained, data)
                 row.update({f"linear_{group}": value for group, value in probes.items()})
-                tuned = kerascnn.fine_tune(pretrained, data, freeze_until="fc3",
-                                           head_epochs=head_epochs, epochs=epochs,
-                                           learning_rate=learning_rate, seed=seed, verbose=0)
-                row["fine_tune"] = accuracy(tuned, data)
+                for recipe in recipes:
+                    tuned = kerascnn.fine_tune(pretrained, data, freeze_until="fc3",
+                                               head_epochs=head_epochs, epochs=epochs,
+                                               learning_rate=learning_rate, seed=seed, verbose=0,
+                                               recipe=None if recipe == "none" else recipe)
+                    key = "fine_tune" if recipe == "none" else f"fine_tune_{recipe}"
+                    row[key] = accuracy(tuned, data)
                 row["scratch"] = scratch(data, head_epochs + epochs, learning_rate, seed)
                 row["pixels"] = pixels_baseline(data)
                 print(json.dumps(row), flush=True)
@@ -137,6 +141,7 @@ def grow_experiment(seeds):
 
 COLUMNS = {
     "fine_tune": "fine-tuned (head, then fc3+fc4 at 1/10)",
+    "fine_tune_small_data": "fine-tuned with recipe=\"small_data\"",
     "scratch": "from scratch",
     "linear_fc4": "linear on fc4 (top)",
     "linear_fc3": "linear on fc3",
@@ -147,12 +152,13 @@ COLUMNS = {
 
 
 def summarize(transfer):
-    print("\n| images per class | " + " | ".join(COLUMNS.values()) + " |")
-    print("|---" * (len(COLUMNS) + 1) + "|")
+    columns = {k: v for k, v in COLUMNS.items() if k in transfer["rows"][0]}
+    print("\n| images per class | " + " | ".join(columns.values()) + " |")
+    print("|---" * (len(columns) + 1) + "|")
     for shots in sorted({r["shots"] for r in transfer["rows"]}):
         rows = [r for r in transfer["rows"] if r["shots"] == shots]
         cells = []
-        for key in COLUMNS:
+        for key in [key for key in COLUMNS if key in rows[0]]:
             values = np.array([r[key] for r in rows])
             cells.append(f"{values.mean():.3f} ± {values.std():.3f}")
         print(f"| {shots} | " + " | ".join(cells) + " |")
@@ -165,16 +171,21 @@ def main(argv=None) -> int:
     parser.add_argument("--head-epochs", type=int, default=30)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--learning-rate", type=float, default=0.01)
+    parser.add_argument("--recipes", nargs="+", default=["none"],
+                        help="fine_tune's recipe= for each fine-tuning: none, small_data ...")
+    parser.add_argument("--no-grow", dest="grow", action="store_false",
+                        help="skip the ResNet-32 growing experiment")
     parser.add_argument("--json", help="write the measurements here")
     args = parser.parse_args(argv)
     started = time.time()
     transfer = transfer_experiment(args.shots, args.seeds, args.head_epochs, args.epochs,
-                                   args.learning_rate)
-    grown = grow_experiment(args.seeds)
+                                   args.learning_rate, args.recipes)
+    grown = grow_experiment(args.seeds) if args.grow else []
     summarize(transfer)
-    losses = {k: np.mean([r[k] for r in grown]) for k in grown[0] if k != "seed"}
-    print("\nstarting loss on held-out digits (batch statistics): " +
-          ", ".join(f"{k} {v:.3f}" for k, v in losses.items()))
+    if grown:
+        losses = {k: np.mean([r[k] for r in grown]) for k in grown[0] if k != "seed"}
+        print("\nstarting loss on held-out digits (batch statistics): " +
+              ", ".join(f"{k} {v:.3f}" for k, v in losses.items()))
     print(f"({time.time() - started:.0f} s)")
     if args.json:
         with open(args.json, "w") as f:
