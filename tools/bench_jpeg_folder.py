@@ -24,10 +24,9 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import time
 
 import bench_common as common
-from bench_pipeline import model_rate
+from bench_pipeline import dataset_rate, model_rate
 
 TARGET = 2.0
 CONSUMERS = ("resnet50", "alexnet")
@@ -78,18 +77,8 @@ def pipeline_rate(folder: str, policy: str, cache: str, shape: tuple, args, work
     bundle = kerascnn.data.load(folder, input_shape=shape, batch_size=args.batch,
                                 augmentation=policy, validation_split=0.0, cache=setting,
                                 verbose=0)
-    batches = args.images // args.batch
-    for _ in bundle.train.take(batches):  # a first epoch: fills a cache, starts the threads
-        pass
-
-    def one_pass():
-        start = time.perf_counter()
-        for _ in bundle.train.take(batches):
-            pass
-        return batches * args.batch / (time.perf_counter() - start)
-
-    return common.alternate({f"{policy} {cache}": one_pass}, args.repeats,
-                            tag="pipeline ")[f"{policy} {cache}"]
+    return dataset_rate(bundle.train, args.images // args.batch, args.batch, args.repeats,
+                        f"{policy} {cache}")
 
 
 def main(argv=None) -> list[dict]:

@@ -34,19 +34,25 @@ def pipeline_rate(policy: str, shape: tuple, args) -> float:
     y = rng.integers(0, 10, size=(args.images,)).astype("int32")
     bundle = kerascnn.data.load((x, y), input_shape=shape, batch_size=args.pipeline_batch,
                                 augmentation=policy, validation_split=0.0, verbose=0)
-    batches = args.images // args.pipeline_batch
-    for _ in bundle.train.take(batches):  # fills the cache, as a run's first epoch does
+    return dataset_rate(bundle.train, args.images // args.pipeline_batch, args.pipeline_batch,
+                        args.repeats, policy)
+
+
+def dataset_rate(dataset, batches: int, batch_size: int, repeats: int, label: str) -> float:
+    """Images per second drawn from `batches` batches of `dataset` (median of `repeats`), after
+    a first pass that fills its cache, as a run's first epoch does."""
+    import time
+
+    for _ in dataset.take(batches):
         pass
 
     def one_pass():
-        import time
-
         start = time.perf_counter()
-        for _ in bundle.train.take(batches):
+        for _ in dataset.take(batches):
             pass
-        return batches * args.pipeline_batch / (time.perf_counter() - start)
+        return batches * batch_size / (time.perf_counter() - start)
 
-    return common.alternate({policy: one_pass}, args.repeats, tag="pipeline ")[policy]
+    return common.alternate({label: one_pass}, repeats, tag="pipeline ")[label]
 
 
 def model_rate(name: str, shape: tuple, batch: int, args) -> float:
