@@ -27,6 +27,8 @@ def _inputs(shape, seed=1):
 
 @pytest.mark.parametrize("config", [
     dict(filters=8, kernel_size=3, groups=2, padding="same"),
+    dict(filters=9, kernel_size=3, groups=3, padding="valid"),
+    dict(filters=6, kernel_size=2, groups=2, padding="same"),
     dict(filters=12, kernel_size=5, groups=3, strides=2, padding="valid"),
     dict(filters=6, kernel_size=1, groups=3, use_bias=False),
     dict(filters=4, kernel_size=3, groups=2, dilation_rate=2, padding="same"),
