@@ -115,8 +115,17 @@ def test_two_workers_on_loopback_end_with_identical_weights(tmp_path):
 
         # The strategy first: collectives must be set up before TensorFlow's first operation.
         strategy = resolve_strategy("auto")
-        result = kerascnn.train(tiny_model(), "digits", run_dir={run_dir!r}, {TRAIN_ARGS})
+        # Today's recipe features in the distributed step: mixup and cutmix, TrivialAugment,
+        # random erasing, label smoothing, warm-up into cosine decay and the weight EMA.
+        from kerascnn.training.recipes import RECIPES
+        modern = RECIPES["modern"].replace(
+            warmup_epochs=1, ema_decay=0.9, learning_rate=0.4)
+        result = kerascnn.train(tiny_model(), "digits", run_dir={run_dir!r}, recipe=modern,
+                                {TRAIN_ARGS})
         print("RESULT", result.config["strategy"], result.metrics["val_accuracy"])
+        recipe = result.config["recipe"]
+        print("RECIPE", recipe["mixup_alpha"], recipe["cutmix_alpha"], recipe["auto_augment"],
+              recipe["ema_decay"])
     """)
     workers = []
     for index in range(2):
@@ -127,6 +136,7 @@ def test_two_workers_on_loopback_end_with_identical_weights(tmp_path):
     for code, output in outcomes:
         assert code == 0, output[-4000:]
         assert "'kind': 'MultiWorkerMirroredStrategy', 'replicas': 2, 'workers': 2" in output
+        assert "RECIPE 0.2 1.0 trivialaugment 0.9" in output
     # Worker 0 is the chief and writes the run directory; worker 1 writes beside it.
     chief = os.path.join(run_dir, "last.keras")
     other = os.path.join(multiworker.worker_dir(run_dir, {
