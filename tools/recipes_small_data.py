@@ -232,6 +232,34 @@ def table(path: str) -> None:
               f"{np.min(values):6.3f} {np.max(values):6.3f} {len(values)}")
 
 
+def markdown(path: str) -> None:
+    """One markdown table per dataset and model: contenders by k, mean test accuracy over the
+    seeds (their number in parentheses where fewer than the most of that table)."""
+    cells = collections.defaultdict(list)
+    with open(path) as handle:
+        for line in handle:
+            row = json.loads(line)
+            if "same_run_as" not in row:  # "small_data" where "auto" chose it: the same run
+                cells[(row["dataset"], row["model"], str(row["k"]), row["contender"])].append(
+                    row["test_accuracy"])
+    for dataset, model in sorted({key[:2] for key in cells}):
+        keys = [key for key in cells if key[:2] == (dataset, model)]
+        ks = sorted({key[2] for key in keys}, key=lambda k: (k == "full", int(k) if
+                                                              k.isdigit() else 0))
+        contenders = sorted({key[3] for key in keys}, key=lambda c: (c.startswith("-"), c))
+        most = max(len(cells[key]) for key in keys)
+        print(f"\n| {model} on {dataset} | " + " | ".join(
+            "all" if k == "full" else f"k={k}" for k in ks) + " |")
+        print("|---" * (len(ks) + 1) + "|")
+        for contender in contenders:
+            row = []
+            for k in ks:
+                values = cells.get((dataset, model, k, contender))
+                row.append("" if not values else f"{100 * np.mean(values):.1f}%" + (
+                    f" ({len(values)})" if len(values) < most else ""))
+            print(f"| {contender} | " + " | ".join(row) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", nargs="+", default=["digits", "shapes"])
@@ -248,9 +276,11 @@ def main() -> None:
     parser.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "kerascnn_bench"))
     parser.add_argument("--out", default="tools/results/recipes_small_data.jsonl")
     parser.add_argument("--table", action="store_true", help="print the table of --out and stop")
+    parser.add_argument("--markdown", action="store_true",
+                        help="print --out as markdown tables (the README's) and stop")
     args = parser.parse_args()
-    if args.table:
-        table(args.out)
+    if args.table or args.markdown:
+        (markdown if args.markdown else table)(args.out)
         return
     args.ks = [k if k == "full" else int(k) for k in args.ks]
     if args.threads:
