@@ -105,8 +105,8 @@ def test_fine_tune_plan_refuses_before_loading(no_loading, tmp_path):
         kerascnn.fine_tune(_tiny_net(), "digits", optimizer="rmsprop")
     with pytest.raises(ValueError, match="Received: head_factor=0"):
         kerascnn.fine_tune(_tiny_net(), "digits", head_factor=0)
-    with pytest.raises(ValueError, match="ema_decay"):
-        kerascnn.fine_tune(_tiny_net(), "digits", recipe="modern")
+    with pytest.raises(ValueError, match="modrn"):
+        kerascnn.fine_tune(_tiny_net(), "digits", recipe="modrn")
     with pytest.raises(ValueError, match="weights applies to a model built by name"):
         kerascnn.fine_tune(_tiny_net(), "digits", weights="imagenet")
     (tmp_path / "config.json").write_text(json.dumps({"status": "finished"}))
