@@ -94,6 +94,9 @@ def main(argv=None) -> list[dict]:
     if args.quick:
         args.size, args.batch, args.steps, args.warmup, args.repeats = 112, 16, 2, 1, 2
         args.images = 64
+    unknown = set(args.caches.split(",")) - set(CACHES)
+    if unknown:
+        p.error(f"--caches takes {', '.join(CACHES)}. Received: {sorted(unknown)}")
     common.configure_threads(args.threads)
     shape = (args.size, args.size, 3)
     workdir = tempfile.mkdtemp(prefix="kerascnn_jpeg_bench_")

@@ -183,8 +183,6 @@ def run_one(contender, model_name, train_data, test_data, input_shape, num_class
 def experiments(args, workdir):
     """(dataset, model, k, seed, train data, test data, classes) for every cell of the grid."""
     for dataset in args.datasets:
-        if args.seed_list is not None:
-            args.seeds = max(args.seeds, max(args.seed_list) + 1)
         if dataset == "digits":
             images, labels = digits_pool()
             pool, test = split_even_odd(len(labels))
@@ -218,13 +216,21 @@ def done_rows(path: str) -> dict:
     return rows
 
 
-def table(path: str) -> None:
+def accuracies(path: str) -> dict:
+    """Test accuracies by (dataset, model, k, contender), one per seed; a "small_data" row that
+    repeats the "auto" run of its seed is not counted again."""
     cells = collections.defaultdict(list)
     with open(path) as handle:
         for line in handle:
             row = json.loads(line)
-            cells[(row["dataset"], row["model"], str(row["k"]), row["contender"])].append(
-                row["test_accuracy"])
+            if "same_run_as" not in row:
+                cells[(row["dataset"], row["model"], str(row["k"]), row["contender"])].append(
+                    row["test_accuracy"])
+    return cells
+
+
+def table(path: str) -> None:
+    cells = accuracies(path)
     print(f"{'dataset':8} {'model':10} {'k':>5} {'contender':18} {'mean':>6} {'min':>6} "
           f"{'max':>6} seeds")
     for (dataset, model, k, contender), values in sorted(cells.items()):
@@ -235,13 +241,7 @@ def table(path: str) -> None:
 def markdown(path: str) -> None:
     """One markdown table per dataset and model: contenders by k, mean test accuracy over the
     seeds (their number in parentheses where fewer than the most of that table)."""
-    cells = collections.defaultdict(list)
-    with open(path) as handle:
-        for line in handle:
-            row = json.loads(line)
-            if "same_run_as" not in row:  # "small_data" where "auto" chose it: the same run
-                cells[(row["dataset"], row["model"], str(row["k"]), row["contender"])].append(
-                    row["test_accuracy"])
+    cells = accuracies(path)
     for dataset, model in sorted({key[:2] for key in cells}):
         keys = [key for key in cells if key[:2] == (dataset, model)]
         ks = sorted({key[2] for key in keys}, key=lambda k: (k == "full", int(k) if
@@ -283,6 +283,8 @@ def main() -> None:
         (markdown if args.markdown else table)(args.out)
         return
     args.ks = [k if k == "full" else int(k) for k in args.ks]
+    if args.seed_list is not None:
+        args.seeds = max(args.seeds, max(args.seed_list) + 1)
     if args.threads:
         import tensorflow as tf
 
