@@ -68,9 +68,10 @@ class _PoisonAfterFirstEpoch(keras.callbacks.Callback):
 def test_divergence_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
     run_dir = str(tmp_path / "run")
     result = kerascnn.train("lenet5", "digits", run_dir=run_dir,
-                            callbacks=[_PoisonAfterFirstEpoch()], **{**SMALL, "epochs": 4})
+                            callbacks=[_PoisonAfterFirstEpoch()], steps_per_execution=8,
+                            **{**SMALL, "epochs": 4})
     assert result.diverged
-    # LeNet-5 runs 8 steps per compiled call, so the guard sees the first call's last batch.
+    # 8 steps per compiled call: the guard sees the first call's last batch.
     assert "diverged" in result.message and "epoch 2, batches 1-8," in result.message
     assert "last.keras (epoch 1)" in result.message
     assert "Training diverged" in capsys.readouterr().err
@@ -186,18 +187,26 @@ def test_xla_auto_follows_the_cpu_measurements(monkeypatch):
 
 def test_several_steps_per_call_train_the_same_weights(tmp_path):
     # Keras runs N steps in one compiled call; the steps, and so the weights, are the same.
+    # 26 steps per epoch (1,617 images, batch 64): "auto" takes 2 steps per call, which divides
+    # an epoch of the endless stream; 4 and 8 do not, and their calls stop at each epoch's end
+    # (a new iterator each epoch: another shuffle than the endless stream's).
     weights = {}
-    for steps in ("auto", 1):
+    for steps, resolved in (("auto", 2), (1, 1), (8, 8), (4, 4)):
         result = kerascnn.train("lenet5", "digits", run_dir=str(tmp_path / str(steps)),
                                 steps_per_execution=steps, **SMALL)
         with open(os.path.join(result.run_dir, "config.json")) as handle:
-            assert json.load(handle)["steps_per_execution"] == (8 if steps == "auto" else 1)
+            assert json.load(handle)["steps_per_execution"] == resolved
+        assert len(result.history["loss"]) == SMALL["epochs"]
         weights[steps] = result.model.get_weights()
-    for several, one in zip(weights["auto"], weights[1]):
-        np.testing.assert_array_equal(several, one)
+    for several, fewer in (("auto", 1), (8, 4)):
+        for theirs, ours in zip(weights[several], weights[fewer]):
+            np.testing.assert_array_equal(theirs, ours)
     from kerascnn.training.execution import resolve_steps_per_execution
 
     import tensorflow as tf
 
     assert resolve_steps_per_execution("auto", tf.distribute.get_strategy(), "resnet") == 1
     assert resolve_steps_per_execution(4, tf.distribute.get_strategy(), "resnet") == 4
+    assert resolve_steps_per_execution("auto", tf.distribute.get_strategy(), "lenet", 48) == 8
+    assert resolve_steps_per_execution("auto", tf.distribute.get_strategy(), "lenet", 15) == 5
+    assert resolve_steps_per_execution("auto", tf.distribute.get_strategy(), "lenet", 13) == 1

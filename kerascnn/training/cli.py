@@ -41,9 +41,9 @@ def _run_train(args: argparse.Namespace) -> int:
 def print_summary(run_dir: str, metrics: dict, report: bool = True) -> None:
     """The lines a run's command ends with: the run directory and its accuracies, then the
     run report's page when there is one."""
-    from kerascnn.training.run import summary_line
-
-    print(summary_line(run_dir, metrics))
+    shown = {k: v for k, v in metrics.items() if "accuracy" in k}
+    accuracies = "  ".join(f"{k} {v:.4f}" for k, v in sorted(shown.items()))
+    print(f"kerascnn: run directory {run_dir}  {accuracies}")
     page = os.path.join(run_dir, "report", "report.html")
     if report and os.path.isfile(page):
         print(f"kerascnn: run report {page}")

@@ -15,8 +15,9 @@ of 3 alternating runs; `python -m kerascnn.training.execution lenet5`), LeNet-5 
 8 steps per call beat 1 by 1.29-1.36x; 32 was 0.85-1.14x of 8, within the noise, so 8. ResNet-20
 and ResNet-50 steps (0.1-5 s) gained nothing measurable (0.97-1.04x, tools/README.md).
 
-So "auto" runs `STEPS_PER_CALL` steps per call for the families in `SMALL_STEP_FAMILIES` and one
-elsewhere. Callbacks then see every `STEPS_PER_CALL`-th batch; epoch-level callbacks (checkpoints,
+So "auto" runs up to `STEPS_PER_CALL` steps per call for the families in `SMALL_STEP_FAMILIES`
+and one elsewhere: the largest number of steps that divides the epoch's, because the training
+data is one endless stream (`run.py`) and a call does not stop at an epoch's end. Callbacks then see every `STEPS_PER_CALL`-th batch; epoch-level callbacks (checkpoints,
 CSV history, `BackupAndRestore`) are unaffected. Multi-replica runs keep one step per call, the
 setting their synchronisation was tested with.
 """
@@ -46,20 +47,22 @@ def check_steps_per_execution(steps_per_execution) -> None:
                          f"Received: steps_per_execution={steps_per_execution!r}") from None
 
 
-def resolve_steps_per_execution(steps_per_execution, strategy, family: str | None) -> int:
+def resolve_steps_per_execution(steps_per_execution, strategy, family: str | None,
+                                steps_per_epoch: int = STEPS_PER_CALL) -> int:
     """Resolves `steps_per_execution` ("auto" or an int >= 1) for a run.
 
     Args:
         steps_per_execution: "auto" or an integer >= 1 (returned unchanged).
         strategy: The run's `tf.distribute` strategy.
         family: The model's registry family, or None for a model from elsewhere.
+        steps_per_epoch: The run's optimizer steps per epoch; "auto" divides it.
     """
     check_steps_per_execution(steps_per_execution)
     if steps_per_execution != "auto":
         return steps_per_execution
-    if strategy.num_replicas_in_sync > 1:
+    if strategy.num_replicas_in_sync > 1 or family not in SMALL_STEP_FAMILIES:
         return 1
-    return STEPS_PER_CALL if family in SMALL_STEP_FAMILIES else 1
+    return max(n for n in range(1, STEPS_PER_CALL + 1) if steps_per_epoch % n == 0)
 
 
 def measure(name: str, settings=(1, 8, 32), batch_size: int = 32, steps: int = 200,

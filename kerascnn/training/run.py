@@ -38,7 +38,7 @@ from kerascnn.training.building import build_model, inference_model, shard_by_da
 from kerascnn.training.compiling import MAIN_OUTPUT
 from kerascnn.training.plan import Phase, TrainPlan
 
-__all__ = ["Run", "RunOutcome", "summary_line", "build_model", "inference_model"]  # re-exported
+__all__ = ["Run", "RunOutcome", "build_model", "inference_model"]  # re-exported
 
 _STAMP = "%Y-%m-%dT%H:%M:%S"
 _WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EFBIG)
@@ -57,13 +57,6 @@ class RunOutcome:
     export_path: str | None = None
     diverged: bool = False
     message: str = ""
-
-
-def summary_line(run_dir: str, metrics: dict) -> str:
-    """The line a command prints when a run ends: its directory and its accuracies."""
-    shown = {k: v for k, v in metrics.items() if "accuracy" in k}
-    summary = "  ".join(f"{k} {v:.4f}" for k, v in sorted(shown.items()))
-    return f"kerascnn: run directory {run_dir}  {summary}"
 
 
 class Run:
@@ -89,6 +82,7 @@ class Run:
         self._started = time.time()
         self._outputs = [MAIN_OUTPUT]
         self._steps_per_epoch = self._steps_per_call = 1
+        self._endless = True
         self._jit = False
 
     # --- paths ------------------------------------------------------------------------------
@@ -123,8 +117,9 @@ class Run:
 
         self._jit = resolve_jit_compile(plan.jit_compile, self.model, plan.strategy,
                                         plan.model.family, plan.epochs * self._steps_per_epoch)
-        self._steps_per_call = resolve_steps_per_execution(plan.steps_per_execution,
-                                                           plan.strategy, plan.model.family)
+        self._steps_per_call = resolve_steps_per_execution(
+            plan.steps_per_execution, plan.strategy, plan.model.family, self._steps_per_epoch)
+        self._endless = self._steps_per_epoch % self._steps_per_call == 0
         if plan.recipe.optimizer != "adamw":  # AdamW decays weights itself, decoupled.
             optim.apply_weight_decay(self.model, plan.recipe.weight_decay,
                                      plan.recipe.decay_norm_and_bias)
@@ -281,8 +276,14 @@ class Run:
         transform, data_callbacks = compiling.batch_transform(
             plan.recipe, bundle.num_classes, plan.seed, plan.epochs)
         one_hot = bundle.num_classes if plan.recipe.soft_labels else None
-        passes = plan.passes_per_epoch
-        train = bundle.train.repeat(passes) if passes > 1 else bundle.train
+        if self._endless:
+            # Read `steps_per_epoch` batches at a time, Keras keeps one iterator for the whole
+            # fit, where a finite dataset costs two new ones per epoch (each instantiates the
+            # augmentation's functions again: most of a tiny epoch's time).
+            train = bundle.train.repeat()
+        else:  # Several steps per call that do not divide an epoch: calls stop at its end.
+            passes = plan.passes_per_epoch
+            train = bundle.train.repeat(passes) if passes > 1 else bundle.train
         if transform is not None:
             train = train.map(transform, num_parallel_calls=tf.data.AUTOTUNE)
         return (shard_by_data(compiling.for_outputs(train, self._outputs, one_hot)),
@@ -309,7 +310,9 @@ class Run:
                 self.model._initial_epoch = None
                 # The pipeline shuffles; Keras's own shuffle does not apply to datasets.
                 self.model.fit(train, validation_data=validation, initial_epoch=start,
-                               epochs=stop, steps_per_epoch=steps,
+                               epochs=stop,
+                               steps_per_epoch=steps or (self._steps_per_epoch if self._endless
+                                                         else None),
                                callbacks=self.callbacks(phase, data_callbacks, offset),
                                verbose=self.plan.verbose, shuffle=False)
         except tf.errors.OpError as error:
