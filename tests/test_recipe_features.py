@@ -310,6 +310,10 @@ def test_advice_before_training_on_too_little_data(tmp_path, capsys):
                             verbose=2, report=False, input_shape=(16, 16, 1), hidden_units=(512,),
                             recipe=RECIPES["small_data"].replace(min_steps=0))
     out = capsys.readouterr().out
-    note = out.index("kerascnn: note: 36 training images (4 per class) are few for mlp")
+    # Below 10 images per class, nothing is held out by default, and the note says so.
+    note = out.index("kerascnn: note: 40 training images (4 per class) are few for mlp")
     assert out.index("kerascnn: training mlp") < note  # With the run's plan, before fit.
     assert "lenet5" in result.config["advice"] and "fine_tune" in result.config["advice"]
+    assert result.config["validation_examples"] == 0
+    assert "No images are held out for validation" in result.config["advice"]
+    assert result.config["data"]["validation_split"] == 0.0

@@ -40,7 +40,9 @@ def _tiny_net(classes=3):
     ({"epochs": 0}, ValueError, "Received: epochs=0"),
     ({"batch_size": -2}, ValueError, "Received: batch_size=-2"),
     ({"learning_rate": float("nan")}, ValueError, "Received: learning_rate=nan"),
-    ({"validation_split": 1.5}, ValueError, "validation_split"),
+    ({"validation_split": 1.5}, ValueError, "'auto' or a number in .0, 1.. Received: "
+                                            "validation_split=1.5"),
+    ({"validation_split": "half"}, ValueError, "Received: validation_split='half'"),
     ({"verbose": "loud"}, ValueError, "Received: verbose='loud'"),
     ({"jit_compile": "yes"}, ValueError, "Received: jit_compile='yes'"),
     ({"steps_per_execution": 0}, ValueError, "Received: steps_per_execution=0"),
@@ -75,6 +77,33 @@ def test_train_plan_refuses_names_models_and_run_directories(no_loading, tmp_pat
     with pytest.raises(FileExistsError, match="export version directory exists"):
         plan("lenet5", "digits", run_dir=str(tmp_path / "new"),
              export=str(tmp_path / "served" / "4"))
+
+
+def test_the_default_hold_out_is_none_below_ten_images_per_class(no_loading, tmp_path):
+    from kerascnn.data.counting import count_classes, resolve_validation_split
+
+    labels = np.repeat(np.arange(10), 5)
+    five_per_class = (np.zeros((50, 8, 8, 1), "uint8"), labels)
+    ten_per_class = (np.zeros((100, 8, 8, 1), "uint8"), np.repeat(np.arange(10), 10))
+    assert count_classes(five_per_class) == 10
+    assert count_classes((five_per_class[0], np.eye(10)[labels])) == 10  # One-hot.
+    assert resolve_validation_split("auto", five_per_class) == 0.0
+    assert resolve_validation_split("auto", ten_per_class) == 0.1
+    assert resolve_validation_split(0.25, five_per_class) == 0.25  # Given: kept.
+    assert resolve_validation_split("auto", "digits") == 0.1  # 1,797 images of 10 classes.
+    for kind, count in (("circle", 9), ("square", 9), ("triangle", 11)):
+        (tmp_path / "shapes" / kind).mkdir(parents=True)
+        for index in range(count):
+            (tmp_path / "shapes" / kind / f"{index}.png").write_bytes(b"")
+    assert count_classes(str(tmp_path / "shapes")) == 3
+    assert resolve_validation_split("auto", str(tmp_path / "shapes")) == 0.0  # 29 < 10 x 3.
+    # The plan holds out nothing there, records the share it resolved, and picks its recipe
+    # from all 50 images.
+    decided = plan("lenet5", five_per_class, input_shape=(16, 16, 1))
+    assert decided.data.to_dict()["validation_split"] == 0.0
+    assert decided.recipe.name == "small_data"
+    assert plan("lenet5", ten_per_class, input_shape=(16, 16, 1)).data.to_dict()[
+        "validation_split"] == 0.1
 
 
 def test_a_plan_is_frozen_writes_nothing_and_resumes_its_own_run(no_loading, tmp_path):

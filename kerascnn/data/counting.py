@@ -1,15 +1,24 @@
-"""How many training examples `kerascnn.data.load` would give, known before it reads any image:
-what choosing a recipe by data size needs before the run starts."""
+"""How many training examples and classes `kerascnn.data.load` would give, known before it reads
+any image: what choosing a recipe and a hold-out by data size needs before the run starts."""
 
 from __future__ import annotations
 
 import os
 
+import numpy as np
 import tensorflow as tf
 
-from kerascnn.data.folders import resolve_layout
+from kerascnn.data.folders import class_folders, resolve_layout
 
-__all__ = ["count_training_examples"]
+__all__ = ["count_training_examples", "count_classes", "resolve_validation_split",
+           "AUTO_VALIDATION_SPLIT", "MIN_PER_CLASS_TO_HOLD_OUT"]
+
+# validation_split="auto": a 10% hold-out, and none below 10 images per class. Measured with
+# LeNet-5 on scikit-learn's digits, 3 seeds (tools/recipes_small_data.py, small_data/no_holdout
+# against auto): at 5 images per class the hold-out cost 1.9 points of test accuracy (1.7 to 2.0
+# in every seed), at 10, 20 and 50 per class +0.1, +0.3 and +0.3, within the seeds' spread.
+AUTO_VALIDATION_SPLIT = 0.1
+MIN_PER_CLASS_TO_HOLD_OUT = 10
 
 _DIGITS = 1797  # scikit-learn's load_digits.
 
@@ -57,3 +66,42 @@ def count_training_examples(data, *, split=None, validation_split: float = 0.1,
     if count is None or has_validation:
         return count
     return int(round(count * (1.0 - validation_split)))
+
+
+def count_classes(data, *, split=None, data_dir=None) -> int | None:
+    """The number of classes of `data` known without reading an image (None: not known)."""
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        try:
+            labels = np.asarray(data[1])
+        except (TypeError, ValueError):
+            return None
+        if labels.ndim == 2:  # One-hot.
+            return int(labels.shape[1])
+        return int(np.unique(labels).size) if labels.ndim == 1 and labels.size else None
+    if isinstance(data, (str, os.PathLike)) and os.path.isdir(data):
+        root = os.fspath(data)
+        return len(class_folders(os.path.join(root, resolve_layout(root, split)[0] or "")))
+    if isinstance(data, str) and data == "digits":
+        return 10
+    if isinstance(data, str):
+        import tensorflow_datasets as tfds
+
+        try:
+            return int(tfds.builder(data, data_dir=data_dir).info.features["label"].num_classes)
+        except Exception:  # noqa: BLE001 - unknown or unprepared data, or no "label" feature.
+            return None
+    return None
+
+
+def resolve_validation_split(validation_split, data, *, split=None, data_dir=None) -> float:
+    """`validation_split`, or for "auto" `AUTO_VALIDATION_SPLIT`, and 0 for data known to have
+    fewer than `MIN_PER_CLASS_TO_HOLD_OUT` images per class (there a hold-out costs more
+    accuracy than it is worth: see above)."""
+    if validation_split != "auto":
+        return validation_split
+    examples = count_training_examples(data, split=split, validation_split=0.0,
+                                       data_dir=data_dir)
+    classes = count_classes(data, split=split, data_dir=data_dir)
+    if examples and classes and examples < MIN_PER_CLASS_TO_HOLD_OUT * classes:
+        return 0.0
+    return AUTO_VALIDATION_SPLIT

@@ -22,7 +22,7 @@ import tensorflow as tf
 from kerascnn.data.sources import Source
 from kerascnn.data.splits import validation_mask
 
-__all__ = ["ScanResult", "scan_folder", "folder_source", "resolve_layout"]
+__all__ = ["ScanResult", "scan_folder", "folder_source", "resolve_layout", "class_folders"]
 
 SPLIT_FOLDERS = ("train", "val", "validation", "test")
 _LISTED = 50  # Unusable files named in the warning; the rest are counted.
@@ -93,7 +93,8 @@ def _inspect(path: str):
     return "ok", buffer.getvalue()
 
 
-def _class_folders(root: str) -> list[str]:
+def class_folders(root: str) -> list[str]:
+    """The class sub-folders of `root`, sorted (their order gives the class indices)."""
     return sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith("."))
 
 
@@ -110,7 +111,7 @@ def scan_folder(root: str, *, verbose: int = 1) -> ScanResult:
     Raises:
         ValueError: If `root` has no class sub-folders.
     """
-    classes = _class_folders(root)
+    classes = class_folders(root)
     if not classes:
         raise ValueError(
             f"data as a folder must hold one sub-folder of images per class; {root!r} has no "
@@ -201,12 +202,12 @@ def resolve_layout(root: str, split) -> tuple[str | None, str | None]:
             if value is not None and not os.path.isdir(os.path.join(root, value)):
                 raise ValueError(
                     f"split names sub-folders of the data folder for folders; {root!r} has no "
-                    f"{value!r} sub-folder (it has: {', '.join(_class_folders(root))}). "
+                    f"{value!r} sub-folder (it has: {', '.join(class_folders(root))}). "
                     f"Received: split={split!r}"
                 )
         return train, validation
-    folders = set(_class_folders(root))
-    if "train" in folders and folders <= set(SPLIT_FOLDERS) and _class_folders(
+    folders = set(class_folders(root))
+    if "train" in folders and folders <= set(SPLIT_FOLDERS) and class_folders(
         os.path.join(root, "train")
     ):
         validation = next((v for v in ("val", "validation") if v in folders), None)

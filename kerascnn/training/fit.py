@@ -50,7 +50,7 @@ class TrainResult:
 
 def train(model_or_name, data, *, recipe="auto", epochs=None, batch_size=None, learning_rate=None,
           run_dir=None, export=None, strategy="auto", cpu_replicas=None, mixed_precision=False,
-          jit_compile="auto", steps_per_execution="auto", validation_split=0.1, seed=0,
+          jit_compile="auto", steps_per_execution="auto", validation_split="auto", seed=0,
           verbose="auto", augmentation="recipe", split=None, data_dir=None, callbacks=None,
           report=True, worker_timeout=None, **build_kwargs) -> TrainResult:
     """Trains a model the way its paper did, writing a resumable run directory.
@@ -77,7 +77,9 @@ def train(model_or_name, data, *, recipe="auto", epochs=None, batch_size=None, l
         jit_compile: "auto" (see `kerascnn.training.xla`), True or False.
         steps_per_execution: "auto" (see `kerascnn.training.execution`) or an int >= 1, the
             training steps per call of Keras's compiled train function.
-        validation_split: float, share of the data held out when it has no validation split.
+        validation_split: float, share of the data held out when it has no validation split;
+            "auto": 10%, or none for data known to have fewer than 10 images per class
+            (`kerascnn.data.counting.resolve_validation_split`: the measurement).
         seed: int, for the split, shuffling, augmentation and initial weights.
         verbose: "auto", 0, 1 or 2 (Keras's progress-bar settings).
         augmentation: "recipe" (default), None, or a `kerascnn.data` policy name or op list.

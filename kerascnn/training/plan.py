@@ -231,7 +231,12 @@ def _check_arguments(epochs, batch_size, learning_rate, validation_split, seed, 
             validation.check_positive_int(value, name)
     if learning_rate is not None:
         check_rate(learning_rate, "learning_rate")
-    validation.check_fraction(validation_split, "validation_split")
+    if validation_split != "auto":
+        try:
+            validation.check_fraction(validation_split, "validation_split")
+        except ValueError:
+            raise ValueError(f"validation_split must be 'auto' or a number in [0, 1). "
+                             f"Received: validation_split={validation_split!r}") from None
     validation.check_positive_int(seed, "seed", minimum=0)
     validation.check_choice(verbose, "verbose", VERBOSE_CHOICES)
     validation.check_choice(jit_compile, "jit_compile", ("auto", True, False))
@@ -282,7 +287,7 @@ def place(draft: TrainPlan, run_dir, name: str) -> TrainPlan:
 
 def plan(model_or_name, data, *, recipe="auto", epochs=None, batch_size=None, learning_rate=None,
          run_dir=None, export=None, strategy="auto", cpu_replicas=None, mixed_precision=False,
-         jit_compile="auto", steps_per_execution="auto", validation_split=0.1, seed=0,
+         jit_compile="auto", steps_per_execution="auto", validation_split="auto", seed=0,
          verbose="auto", augmentation="recipe", split=None, data_dir=None, callbacks=None,
          report=True, worker_timeout=None, **build_kwargs) -> TrainPlan:
     """The plan of `kerascnn.train(...)` with the same arguments (see there); reads no image.
@@ -299,8 +304,10 @@ def plan(model_or_name, data, *, recipe="auto", epochs=None, batch_size=None, le
     # TensorFlow runs its first operation.
     strategy = resolve_strategy(strategy, cpu_replicas, worker_timeout)
     spec = model_spec(model_or_name, build_kwargs, mixed_policy(mixed_precision))
-    from kerascnn.data.counting import count_training_examples
+    from kerascnn.data.counting import count_training_examples, resolve_validation_split
 
+    validation_split = resolve_validation_split(validation_split, data, split=split,
+                                                data_dir=data_dir)
     examples = count_training_examples(data, split=split, validation_split=validation_split,
                                        data_dir=data_dir)
     recipe = resolve_recipe(recipe, spec.family, spec.input_shape, examples)
