@@ -50,3 +50,30 @@ def test_kill_9_then_the_same_command_resumes(tmp_path):
         epochs = [int(row["epoch"]) for row in csv.DictReader(handle)]
     assert epochs == list(range(8))  # Every epoch logged exactly once across the two processes.
     assert not os.path.exists(os.path.join(run_dir, "backup"))
+
+
+def test_a_run_without_validation_keeps_its_history_when_resumed(tmp_path):
+    import kerascnn
+    from kerascnn.training.callbacks import trim_history
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    keep = [i for c in range(10) for i in (digits.target == c).nonzero()[0][:5]]
+    data = ((digits.images[keep] * 16).astype("uint8")[..., None], digits.target[keep])
+    # 5 images per class: nothing is held out by default.
+    result = kerascnn.train("lenet5", data, epochs=2, input_shape=(16, 16, 1), verbose=0,
+                            report=False, run_dir=str(tmp_path / "run"),
+                            recipe=kerascnn.training.recipes.RECIPES["small_data"].replace(
+                                min_steps=0))
+    assert result.config["validation_examples"] == 0
+    path = tmp_path / "run" / "history.csv"
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    # Keras's logger writes "NA" validation columns; they are not the run's metrics.
+    assert [row["val_accuracy"] for row in rows] == ["NA", "NA"]
+    assert "val_accuracy" not in result.metrics and "val_accuracy" not in result.history
+    assert 0 <= result.metrics["accuracy"] <= 1
+    # Resuming after epoch 1 keeps that epoch's row: "NA" is not damage.
+    assert trim_history(str(path), 1) is None
+    with open(path, newline="") as handle:
+        assert [row["epoch"] for row in csv.DictReader(handle)] == ["0"]

@@ -178,9 +178,9 @@ def _complete_rows(path: str) -> tuple[list, list, bool]:
         return [], [], bool(rows)
     header, kept = rows[0], []
     for row in rows[1:]:
-        try:
+        try:  # "NA": Keras's logger for a value not logged (validation, in a run without it).
             complete = len(row) == len(header) and int(row[0]) >= 0
-            [float(cell) for cell in row]
+            [float(cell) for cell in row if cell != "NA"]
         except ValueError:
             complete = False
         if complete:
@@ -213,7 +213,8 @@ def best_so_far(path: str, monitor: str) -> float | None:
     if monitor not in header:
         return None
     column = header.index(monitor)
-    values = [float(r[column]) for r in rows if math.isfinite(float(r[column]))]
+    values = [float(r[column]) for r in rows
+              if r[column] != "NA" and math.isfinite(float(r[column]))]
     if not values:
         return None
     return max(values) if "accuracy" in monitor else min(values)

@@ -59,7 +59,9 @@ class RunReport:
 
 
 def read_history(path: str) -> dict[str, np.ndarray]:
-    """Reads a `CSVLogger` file into {column: float array}; non-numeric cells become NaN."""
+    """Reads a `CSVLogger` file into {column: float array}; non-numeric cells become NaN, and a
+    column with no number at all is left out (Keras's logger adds `val_` columns of "NA" to a
+    run without validation data)."""
     with open(path, newline="") as handle:
         rows = list(csv.DictReader(handle))
     columns = {}
@@ -70,7 +72,8 @@ def read_history(path: str) -> dict[str, np.ndarray]:
                 values.append(float(row[key]))
             except (TypeError, ValueError):
                 values.append(float("nan"))
-        columns[key] = np.asarray(values)
+        if not np.isnan(values).all():
+            columns[key] = np.asarray(values)
     return columns
 
 
