@@ -166,3 +166,16 @@ def test_alexnet_policy_in_the_pipeline():
     # Two passes over the training split see different random crops and colours.
     again, _ = next(iter(bundle.train))
     assert not np.array_equal(images.numpy(), again.numpy())
+
+
+def test_grayscale_images_through_the_inception_policy_to_torch_normalization():
+    # Grayscale images widened to RGB by the pipeline, cropped by the Inception policy, whose
+    # colour ops leave the channels unknown to the graph: ImageNet normalization needs them.
+    x = np.random.default_rng(0).integers(0, 255, (12, 8, 8, 1), dtype=np.uint8)
+    bundle = kdata.load((x, np.arange(12) % 3), input_shape=(32, 32, 3), batch_size=4,
+                        augmentation="inception", normalization="torch", validation_split=0.0)
+    images, _ = next(iter(bundle.train))
+    assert images.shape == (4, 32, 32, 3)
+    # Grey pixels, normalized per channel with ImageNet's statistics, differ by channel.
+    assert np.isfinite(images.numpy()).all()
+    assert not np.allclose(images.numpy()[..., 0], images.numpy()[..., 2])

@@ -354,7 +354,8 @@ def _training_pipeline(dataset, examples, policy, input_shape, stored, normaliza
     def finish(images, labels):
         if not cropped and stored != size:
             images = center_crop(images, size)
-        return normalize(images, normalization), labels
+        # Some augmentation ops leave the channels unknown to the graph; normalizing needs them.
+        return normalize(tf.ensure_shape(images, (None, *size, channels)), normalization), labels
 
     # Normalizing whole batches is vectorized, and uint8 batches move a quarter of the bytes.
     dataset = dataset.batch(batch_size).map(finish, num_parallel_calls=AUTOTUNE)
