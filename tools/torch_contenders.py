@@ -183,7 +183,8 @@ def _child(argv: list[str]) -> None:
         model = build_kerascnn(name, reference, shape)
         classes = model.outputs[0].shape[-1]
         x, y = common.synthetic_batch(batch, shape, classes)
-        step = common.keras_step(model, x, y)
+        # "kerascnn_xla": the same step compiled by XLA (its own buffer assignment).
+        step = common.keras_step(model, x, y, jit_compile=contender == "kerascnn_xla")
     else:
         import torch
 
