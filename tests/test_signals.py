@@ -138,8 +138,8 @@ def test_a_signal_to_one_worker_checkpoints_every_worker_at_the_same_step(tmp_pa
     run_dir = tmp_path / "run"
     cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
     options = ("--input-shape", "16,16,1", "--verbose", "2")
-    # Epochs of a fraction of a second: the signal at the start of epoch 2 must leave more
-    # than the agreement on a step takes (a signal the end of the run beats stops nothing).
+    # Epochs of a fraction of a second: the signal at the start of epoch 2 must leave the
+    # workers more time than agreeing on a step takes (a run that ends first stops nothing).
     workers = [_worker(cluster, i, run_dir, epochs=4, options=options, stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE) for i in range(2)]
     try:

@@ -10,8 +10,8 @@ import tensorflow as tf
 
 from kerascnn.data.folders import class_folders, resolve_layout
 
-__all__ = ["count_training_examples", "count_classes", "resolve_validation_split",
-           "AUTO_VALIDATION_SPLIT", "MIN_PER_CLASS_TO_HOLD_OUT"]
+__all__ = ["count_classes", "split_and_count", "AUTO_VALIDATION_SPLIT",
+           "MIN_PER_CLASS_TO_HOLD_OUT"]
 
 # validation_split="auto": a 10% hold-out, and none below 10 images per class. Measured with
 # LeNet-5 on scikit-learn's digits, 3 seeds (tools/recipes_small_data.py, small_data/no_holdout
@@ -39,30 +39,27 @@ def _tfds_count(name: str, split, data_dir) -> tuple[int | None, bool]:
         return None, False
 
 
-def count_training_examples(data, *, split=None, validation_split: float = 0.1,
-                            data_dir: str | None = None) -> int | None:
-    """The approximate size of the training split of `data` (after the `validation_split`
-    hold-out where the data has no validation split of its own), or None when it cannot be known
-    without reading the data (a `tf.data.Dataset` of unknown length, unprepared tfds data).
-
-    Folders are counted by their files, usable or not, so the count is an upper bound.
-    """
-    has_validation = False
+def _count(data, split, data_dir) -> tuple[int | None, bool]:
+    """(examples of `data`'s training part before any hold-out, or None; whether the data has a
+    validation split of its own)."""
     if isinstance(data, tf.data.Dataset):
         count = int(data.cardinality())
-        count = count if count >= 0 else None
-    elif isinstance(data, (tuple, list)) and len(data) == 2:
-        count = len(data[1]) if hasattr(data[1], "__len__") else None  # load() names the error.
-    elif isinstance(data, (str, os.PathLike)) and os.path.isdir(data):
+        return (count if count >= 0 else None), False
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        # load() names the error of labels without a length.
+        return (len(data[1]) if hasattr(data[1], "__len__") else None), False
+    if isinstance(data, (str, os.PathLike)) and os.path.isdir(data):
         train, validation = resolve_layout(os.fspath(data), split)
-        count = _files_under(os.path.join(os.fspath(data), train or ""))
-        has_validation = validation is not None
-    elif data == "digits":
-        count = _DIGITS
-    elif isinstance(data, str):
-        count, has_validation = _tfds_count(data, split, data_dir)
-    else:
-        count = None
+        return _files_under(os.path.join(os.fspath(data), train or "")), validation is not None
+    if isinstance(data, str) and data == "digits":
+        return _DIGITS, False
+    if isinstance(data, str):
+        return _tfds_count(data, split, data_dir)
+    return None, False
+
+
+def _after_hold_out(counted: tuple[int | None, bool], validation_split: float) -> int | None:
+    count, has_validation = counted
     if count is None or has_validation:
         return count
     return int(round(count * (1.0 - validation_split)))
@@ -93,15 +90,21 @@ def count_classes(data, *, split=None, data_dir=None) -> int | None:
     return None
 
 
-def resolve_validation_split(validation_split, data, *, split=None, data_dir=None) -> float:
-    """`validation_split`, or for "auto" `AUTO_VALIDATION_SPLIT`, and 0 for data known to have
-    fewer than `MIN_PER_CLASS_TO_HOLD_OUT` images per class (there a hold-out costs more
-    accuracy than it is worth: see above)."""
-    if validation_split != "auto":
-        return validation_split
-    examples = count_training_examples(data, split=split, validation_split=0.0,
-                                       data_dir=data_dir)
-    classes = count_classes(data, split=split, data_dir=data_dir)
-    if examples and classes and examples < MIN_PER_CLASS_TO_HOLD_OUT * classes:
-        return 0.0
-    return AUTO_VALIDATION_SPLIT
+def split_and_count(validation_split, data, *, split=None,
+                    data_dir=None) -> tuple[float, int | None]:
+    """`validation_split` with "auto" resolved, and the approximate size of the training split
+    of `data` after that hold-out (where the data has no validation split of its own), from one
+    count of the data. The size is None when it cannot be known without reading the data (a
+    `tf.data.Dataset` of unknown length, unprepared tfds data); folders are counted by their
+    files, usable or not, so it is an upper bound.
+
+    "auto" is `AUTO_VALIDATION_SPLIT`, and 0 for data known to have fewer than
+    `MIN_PER_CLASS_TO_HOLD_OUT` images per class (there a hold-out costs more accuracy than it is
+    worth: see above).
+    """
+    counted = _count(data, split, data_dir)
+    if validation_split == "auto":
+        examples, classes = counted[0], count_classes(data, split=split, data_dir=data_dir)
+        few = examples and classes and examples < MIN_PER_CLASS_TO_HOLD_OUT * classes
+        validation_split = 0.0 if few else AUTO_VALIDATION_SPLIT
+    return validation_split, _after_hold_out(counted, validation_split)

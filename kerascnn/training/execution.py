@@ -17,8 +17,9 @@ and ResNet-50 steps (0.1-5 s) gained nothing measurable (0.97-1.04x, tools/READM
 
 So "auto" runs up to `STEPS_PER_CALL` steps per call for the families in `SMALL_STEP_FAMILIES`
 and one elsewhere: the largest number of steps that divides the epoch's, because the training
-data is one endless stream (`run.py`) and a call does not stop at an epoch's end. Callbacks then see every `STEPS_PER_CALL`-th batch; epoch-level callbacks (checkpoints,
-CSV history, `BackupAndRestore`) are unaffected. Multi-replica runs keep one step per call, the
+data is one endless stream (`run.py`) and a call does not stop at an epoch's end. Batch-level
+callbacks then see the last batch of each call; epoch-level callbacks (checkpoints, CSV history,
+`BackupAndRestore`) are unaffected. Multi-replica runs keep one step per call, the
 setting their synchronisation was tested with.
 """
 

@@ -304,12 +304,10 @@ def plan(model_or_name, data, *, recipe="auto", epochs=None, batch_size=None, le
     # TensorFlow runs its first operation.
     strategy = resolve_strategy(strategy, cpu_replicas, worker_timeout)
     spec = model_spec(model_or_name, build_kwargs, mixed_policy(mixed_precision))
-    from kerascnn.data.counting import count_training_examples, resolve_validation_split
+    from kerascnn.data.counting import split_and_count
 
-    validation_split = resolve_validation_split(validation_split, data, split=split,
-                                                data_dir=data_dir)
-    examples = count_training_examples(data, split=split, validation_split=validation_split,
-                                       data_dir=data_dir)
+    validation_split, examples = split_and_count(validation_split, data, split=split,
+                                                 data_dir=data_dir)
     recipe = resolve_recipe(recipe, spec.family, spec.input_shape, examples)
     global_batch = batch_size or recipe.batch_size
     epochs = epochs or recipe.epochs

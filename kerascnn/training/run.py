@@ -82,13 +82,16 @@ class Run:
         self._started = time.time()
         self._outputs = [MAIN_OUTPUT]
         self._steps_per_epoch = self._steps_per_call = 1
-        self._endless = True
         self._jit = False
 
     # --- paths ------------------------------------------------------------------------------
 
     def path(self, name: str) -> str:
         return os.path.join(self.write_dir, name)
+
+    @property
+    def _endless(self) -> bool:  # A call of several steps does not stop at an epoch's end.
+        return self._steps_per_epoch % self._steps_per_call == 0
 
     @property
     def quiet(self) -> bool:
@@ -119,7 +122,6 @@ class Run:
                                         plan.model.family, plan.epochs * self._steps_per_epoch)
         self._steps_per_call = resolve_steps_per_execution(
             plan.steps_per_execution, plan.strategy, plan.model.family, self._steps_per_epoch)
-        self._endless = self._steps_per_epoch % self._steps_per_call == 0
         if plan.recipe.optimizer != "adamw":  # AdamW decays weights itself, decoupled.
             optim.apply_weight_decay(self.model, plan.recipe.weight_decay,
                                      plan.recipe.decay_norm_and_bias)
@@ -283,7 +285,7 @@ class Run:
             # fit, where a finite dataset costs two new ones per epoch (each instantiates the
             # augmentation's functions again: most of a tiny epoch's time).
             train = bundle.train.repeat()
-        else:  # Several steps per call that do not divide an epoch: calls stop at its end.
+        else:  # Over a finite dataset, each call stops at the epoch's end.
             passes = plan.passes_per_epoch
             train = bundle.train.repeat(passes) if passes > 1 else bundle.train
         if transform is not None:
@@ -306,15 +308,14 @@ class Run:
             rest = max(1, self._steps_per_epoch - done)
             fits = [(self.resumed_from, self.resumed_from + 1, rest, done), (first, end, None, 0)]
             self._resumed_batches = 0
+        every_epoch = self._steps_per_epoch if self._endless else None  # None: the dataset's.
         try:
             for start, stop, steps, offset in fits:
                 # The backup sets where a phase resumes; a value left by an earlier fit must not.
                 self.model._initial_epoch = None
                 # The pipeline shuffles; Keras's own shuffle does not apply to datasets.
                 self.model.fit(train, validation_data=validation, initial_epoch=start,
-                               epochs=stop,
-                               steps_per_epoch=steps or (self._steps_per_epoch if self._endless
-                                                         else None),
+                               epochs=stop, steps_per_epoch=steps or every_epoch,
                                callbacks=self.callbacks(phase, data_callbacks, offset),
                                verbose=self.plan.verbose, shuffle=False)
         except tf.errors.OpError as error:
