@@ -57,6 +57,18 @@ def test_recipe_lookup():
         get_recipe("resnet_cifa")
 
 
+def test_small_data_keeps_the_family_policy_but_the_inception_crops():
+    small_data = RECIPES["small_data"]
+    resolve = recipes.resolve_augmentation
+    assert resolve(small_data, "lenet", (32, 32, 1)) == RECIPES["lenet"].augmentation
+    assert resolve(small_data, "resnet", (32, 32, 3)) == "cifar"
+    assert resolve(small_data, "resnet", (224, 224, 3)) == "resnet"
+    assert resolve(small_data, "shufflenet_v2", (64, 64, 3)) is None
+    assert resolve(small_data, "googlenet", (224, 224, 3)) is None
+    # The paper's recipe keeps the paper's crops.
+    assert resolve(recipe_for("shufflenet_v2"), "shufflenet_v2", (64, 64, 3)) == "inception"
+
+
 def test_linear_learning_rate_scaling():
     # Goyal et al. 2017: "multiply the learning rate by k" for a k times larger minibatch;
     # ResNet-50's 0.1 at 256 becomes 0.1 * 8192 / 256 = 3.2 at 8192.
