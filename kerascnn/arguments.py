@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 
-__all__ = ["parse_shape", "parse_class_names"]
+__all__ = ["parse_shape", "parse_class_names", "parse_verbosity", "parse_validation_split"]
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
@@ -27,3 +27,19 @@ def parse_class_names(text: str | None) -> list[str] | None:
         with open(text) as f:
             return [line.strip() for line in f if line.strip()]
     return [name.strip() for name in text.split(",")]
+
+
+def parse_verbosity(text: str):
+    """`--verbose`: auto, or a Keras verbosity level."""
+    return text if text == "auto" else int(text)
+
+
+def parse_validation_split(text: str):
+    """`--validation-split`: auto, or the share of the data held out."""
+    if text == "auto":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--validation-split must be auto or a number. Received: {text!r}") from None

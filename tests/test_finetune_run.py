@@ -94,7 +94,7 @@ def test_an_interrupted_fine_tuning_run_resumes(tmp_path, capsys, stop_after):
     assert not os.path.exists(os.path.join(run_dir, "backup"))
 
 
-def _image_folder(root, classes=("cat", "dog"), per_class=8):
+def _image_folder(root, classes=("cat", "dog"), per_class=10):
     rng = np.random.default_rng(4)
     for index, name in enumerate(classes):
         os.makedirs(root / name)
@@ -126,6 +126,11 @@ def test_cli_finetune_prints_epochs_and_the_summary_line(tmp_path, capsys, monke
     # The same command again starts a new run: the first one finished.
     assert cli.main(command + ["--no-report", "--verbose", "0"]) == 0
     assert len(os.listdir("runs")) == 2
+    # Below 10 images per class nothing is held out by default, and the run says so.
+    _image_folder(tmp_path / "few", per_class=6)
+    few = [part if part != "pets" else "few" for part in command]
+    assert cli.main(few + ["--no-report", "--verbose", "2"]) == 0
+    assert "kerascnn: note: No images are held out for validation" in capsys.readouterr().out
 
 
 @pytest.mark.slow

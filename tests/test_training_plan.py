@@ -104,6 +104,14 @@ def test_the_default_hold_out_is_none_below_ten_images_per_class(no_loading, tmp
     assert decided.recipe.name == "small_data"
     assert plan("lenet5", ten_per_class, input_shape=(16, 16, 1)).data.to_dict()[
         "validation_split"] == 0.1
+    # Fine-tuning holds out the same way, and takes the same choices.
+    few = (np.zeros((15, 8, 8, 1), "uint8"), np.repeat(np.arange(3), 5))
+    assert plan_fine_tune(_tiny_net(), few).data.to_dict()["validation_split"] == 0.0
+    assert plan_fine_tune(_tiny_net(), "digits").data.to_dict()["validation_split"] == 0.1
+    assert plan_fine_tune(_tiny_net(), few, validation_split=0.2).data.to_dict()[
+        "validation_split"] == 0.2
+    with pytest.raises(ValueError, match="Received: validation_split='half'"):
+        plan_fine_tune(_tiny_net(), few, validation_split="half")
 
 
 def test_a_plan_is_frozen_writes_nothing_and_resumes_its_own_run(no_loading, tmp_path):

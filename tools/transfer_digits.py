@@ -3,11 +3,14 @@ against the same network trained from scratch on the same few images. Also: a Re
 from a trained ResNet-20 starts from a lower loss than a fresh one.
 
     python tools/transfer_digits.py [--shots 5 10] [--seeds 3] [--recipes none small_data]
-        [--json results.json]
+        [--hold-outs 0.1 0] [--json results.json]
 
 Data: scikit-learn's 1,797 8x8 handwritten digits, upscaled by `kerascnn.data` to LeNet-5's
 32x32. Digits 0-4 pre-train LeNet-5 (`kerascnn.train`, its recipe); for digits 5-9, `shots`
 images per class are drawn (per seed) for training, and every other 5-9 image is the test set.
+Fine-tuning validates on the test set, except with `--hold-outs`: then it is also given the
+training images alone, with each share held out of them for its validation (what the share costs
+on the test set).
 """
 
 from __future__ import annotations
@@ -90,7 +93,8 @@ def pixels_baseline(data) -> float:
     return float(classifier.score(x_test.reshape(len(x_test), -1), y_test))
 
 
-def transfer_experiment(shots_list, seeds, head_epochs, epochs, learning_rate, recipes=("none",)):
+def transfer_experiment(shots_list, seeds, head_epochs, epochs, learning_rate, recipes=("none",),
+                        hold_outs=()):
     x, y = digits()
     rows = []
     with tempfile.TemporaryDirectory() as workdir:
@@ -110,6 +114,12 @@ def transfer_experiment(shots_list, seeds, head_epochs, epochs, learning_rate, r
                                                recipe=None if recipe == "none" else recipe)
                     key = "fine_tune" if recipe == "none" else f"fine_tune_{recipe}"
                     row[key] = accuracy(tuned, data)
+                for share in hold_outs:
+                    tuned = kerascnn.fine_tune(pretrained, train, freeze_until="fc3",
+                                               head_epochs=head_epochs, epochs=epochs,
+                                               learning_rate=learning_rate, seed=seed, verbose=0,
+                                               validation_split=share)
+                    row[f"fine_tune_hold_out_{share:g}"] = accuracy(tuned, data)
                 row["scratch"] = scratch(data, head_epochs + epochs, learning_rate, seed)
                 row["pixels"] = pixels_baseline(data)
                 print(json.dumps(row), flush=True)
@@ -152,13 +162,15 @@ COLUMNS = {
 
 
 def summarize(transfer):
-    columns = {k: v for k, v in COLUMNS.items() if k in transfer["rows"][0]}
+    first = transfer["rows"][0]
+    columns = {**{k: v for k, v in COLUMNS.items() if k in first},
+               **{k: k for k in first if k.startswith("fine_tune_hold_out")}}
     print("\n| images per class | " + " | ".join(columns.values()) + " |")
     print("|---" * (len(columns) + 1) + "|")
     for shots in sorted({r["shots"] for r in transfer["rows"]}):
         rows = [r for r in transfer["rows"] if r["shots"] == shots]
         cells = []
-        for key in [key for key in COLUMNS if key in rows[0]]:
+        for key in columns:
             values = np.array([r[key] for r in rows])
             cells.append(f"{values.mean():.3f} ± {values.std():.3f}")
         print(f"| {shots} | " + " | ".join(cells) + " |")
@@ -173,13 +185,15 @@ def main(argv=None) -> int:
     parser.add_argument("--learning-rate", type=float, default=0.01)
     parser.add_argument("--recipes", nargs="+", default=["none"],
                         help="fine_tune's recipe= for each fine-tuning: none, small_data ...")
+    parser.add_argument("--hold-outs", type=float, nargs="*", default=[],
+                        help="also fine-tune on the training images alone, holding out each share")
     parser.add_argument("--no-grow", dest="grow", action="store_false",
                         help="skip the ResNet-32 growing experiment")
     parser.add_argument("--json", help="write the measurements here")
     args = parser.parse_args(argv)
     started = time.time()
     transfer = transfer_experiment(args.shots, args.seeds, args.head_epochs, args.epochs,
-                                   args.learning_rate, args.recipes)
+                                   args.learning_rate, args.recipes, args.hold_outs)
     grown = grow_experiment(args.seeds) if args.grow else []
     summarize(transfer)
     if grown:

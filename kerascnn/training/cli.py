@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from kerascnn.arguments import parse_shape
+from kerascnn.arguments import parse_shape, parse_validation_split, parse_verbosity
 
 __all__ = ["add_commands", "print_summary"]
 
@@ -62,20 +62,6 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _verbosity(text: str):
-    return text if text == "auto" else int(text)
-
-
-def _split_share(text: str):
-    if text == "auto":
-        return text
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--validation-split must be auto or a number. Received: {text!r}") from None
-
-
 def _xla(text: str):
     choices = {"auto": "auto", "on": True, "off": False}
     if text not in choices:
@@ -103,11 +89,11 @@ def _add_data_arguments(parser: argparse.ArgumentParser, for_evaluation: bool = 
                             "folder or dataset whole, the run's own data on its hold-out)")
         parser.add_argument("--seed", type=int, help="seed of that share (default: the run's)")
     else:
-        parser.add_argument("--validation-split", type=_split_share, default="auto",
+        parser.add_argument("--validation-split", type=parse_validation_split, default="auto",
                             help="share held out when the data has no validation split "
                             "(auto: 0.1, none below 10 images per class)")
         parser.add_argument("--seed", type=int, default=0, help="seed of the split and the run (0)")
-    parser.add_argument("--verbose", type=_verbosity, default="auto",
+    parser.add_argument("--verbose", type=parse_verbosity, default="auto",
                         help="auto, 0, 1 (progress bar) or 2 (a line per epoch)")
 
 

@@ -224,6 +224,16 @@ def check_rate(value, name: str) -> float:
     return float(value)
 
 
+def check_validation_split(validation_split) -> None:
+    """Raises ValueError unless `validation_split` is "auto" or a number in [0, 1)."""
+    if validation_split != "auto":
+        try:
+            validation.check_fraction(validation_split, "validation_split")
+        except ValueError:
+            raise ValueError(f"validation_split must be 'auto' or a number in [0, 1). "
+                             f"Received: validation_split={validation_split!r}") from None
+
+
 def _check_arguments(epochs, batch_size, learning_rate, validation_split, seed, verbose,
                      jit_compile, steps_per_execution, report):
     for value, name in ((epochs, "epochs"), (batch_size, "batch_size")):
@@ -231,12 +241,7 @@ def _check_arguments(epochs, batch_size, learning_rate, validation_split, seed, 
             validation.check_positive_int(value, name)
     if learning_rate is not None:
         check_rate(learning_rate, "learning_rate")
-    if validation_split != "auto":
-        try:
-            validation.check_fraction(validation_split, "validation_split")
-        except ValueError:
-            raise ValueError(f"validation_split must be 'auto' or a number in [0, 1). "
-                             f"Received: validation_split={validation_split!r}") from None
+    check_validation_split(validation_split)
     validation.check_positive_int(seed, "seed", minimum=0)
     validation.check_choice(verbose, "verbose", VERBOSE_CHOICES)
     validation.check_choice(jit_compile, "jit_compile", ("auto", True, False))

@@ -135,13 +135,13 @@ class Run:
     def _start_config(self) -> dict:
         plan, bundle = self.plan, self.bundle
         advice = None
-        if plan.task == "train":
-            from kerascnn.training.advice import NO_VALIDATION, data_advice
+        from kerascnn.training.advice import NO_VALIDATION, data_advice
 
+        if plan.task == "train":
             advice = data_advice(plan.model.name, bundle.train_examples, bundle.num_classes,
                                  sum(math.prod(v.shape) for v in self.model.trainable_weights))
-            if bundle.validation is None:
-                advice = f"{advice} {NO_VALIDATION}" if advice else NO_VALIDATION
+        if bundle.validation is None:
+            advice = f"{advice} {NO_VALIDATION}" if advice else NO_VALIDATION
         earlier = dict(plan.earlier or {})
         return {
             **plan.config(), "advice": advice, "class_names": list(bundle.class_names),

@@ -6,13 +6,9 @@ from __future__ import annotations
 import argparse
 import os
 
-from kerascnn.arguments import parse_shape
+from kerascnn.arguments import parse_shape, parse_validation_split, parse_verbosity
 
 __all__ = ["add_commands"]
-
-
-def _verbosity(text: str):
-    return text if text == "auto" else int(text)
 
 
 def _freeze_until(text: str):
@@ -73,7 +69,9 @@ def _finetune_command(commands) -> None:
                         help="phase 2 head rate as a factor of the base rate (default 0.1)")
     tuning.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
     tuning.add_argument("--batch-size", type=int, default=32)
-    tuning.add_argument("--validation-split", type=float, default=0.1)
+    tuning.add_argument("--validation-split", type=parse_validation_split, default="auto",
+                        help="share held out when the data has no validation split "
+                        "(auto: 0.1, none below 10 images per class)")
     tuning.add_argument("--augmentation", help="a kerascnn.data policy name (default none)")
     from kerascnn.training.recipes import list_recipes
 
@@ -84,7 +82,7 @@ def _finetune_command(commands) -> None:
                         "or the unfinished run of the same command, which is resumed)")
     tuning.add_argument("--seed", type=int, default=0, help="seed of the split and the run (0)")
     tuning.add_argument("--export", help="also export for serving to this directory")
-    tuning.add_argument("--verbose", type=_verbosity, default="auto",
+    tuning.add_argument("--verbose", type=parse_verbosity, default="auto",
                         help="auto, 0, 1 (progress bar) or 2 (a line per epoch)")
     tuning.add_argument("--no-report", action="store_true",
                         help="skip the run report at the end (see `kerascnn report`)")

@@ -104,7 +104,7 @@ def fine_tune(
     normalization: str | None = None,
     augmentation=None,
     recipe=None,
-    validation_split: float = 0.1,
+    validation_split="auto",
     run_dir: str | None = None,
     callbacks=(),
     seed: int = 0,
@@ -141,7 +141,10 @@ def fine_tune(
             None: the preprocessing the weight tag was trained with (`kerascnn.weight_sources`:
             "torch" for torchvision's, "caffe" for BVLC's ...), else "unit". It is recorded in
             the run's config.json, so an export prepares raw images the same way.
-        batch_size, augmentation, validation_split, seed: For `kerascnn.data.load`.
+        batch_size, augmentation, seed: For `kerascnn.data.load`.
+        validation_split: The share of `data` held out for validation when it has no
+            validation split of its own; "auto" (the default) as `kerascnn.train`'s: 10%, and
+            none from data known to have fewer than 10 images per class.
         recipe: None, or a recipe (name or `kerascnn.training.Recipe`) whose regularizers both
             phases add: label smoothing, mixup and cutmix, RandAugment / TrivialAugment, random
             erasing, gradient clipping and the weight EMA (each phase averages the weights it
@@ -224,7 +227,7 @@ def _phases(model, trainable, head_epochs, epochs, learning_rate, head_factor, b
 def plan_fine_tune(model_or_name, data, *, freeze_until=1, weights=None, head_epochs=5, epochs=5,
                    learning_rate=0.01, optimizer="sgd", momentum=0.9, head_factor=0.1,
                    block_factor=0.1, layer_decay=None, batch_size=32, normalization=None,
-                   augmentation=None, recipe=None, validation_split=0.1, run_dir=None,
+                   augmentation=None, recipe=None, validation_split="auto", run_dir=None,
                    callbacks=(), seed=0, verbose="auto", jit_compile="auto", build_kwargs=None,
                    report=True, export=None, run_name=None):
     """The `TrainPlan` of `fine_tune` with the same arguments (see there), checked before any
@@ -247,7 +250,7 @@ def plan_fine_tune(model_or_name, data, *, freeze_until=1, weights=None, head_ep
     validation.check_positive_int(epochs, "epochs", minimum=0)
     validation.check_positive_int(batch_size, "batch_size")
     validation.check_positive_int(seed, "seed", minimum=0)
-    validation.check_fraction(validation_split, "validation_split")
+    planning.check_validation_split(validation_split)
     validation.check_choice(optimizer, "optimizer", OPTIMIZERS)
     validation.check_number(momentum, "momentum", low=0.0, high=1.0, include_high=False)
     validation.check_choice(jit_compile, "jit_compile", ("auto", True, False))
@@ -258,6 +261,9 @@ def plan_fine_tune(model_or_name, data, *, freeze_until=1, weights=None, head_ep
     if layer_decay is not None:
         planning.check_rate(layer_decay, "layer_decay")
     recipe = _regularizing_recipe(recipe)
+    from kerascnn.data.counting import split_and_count
+
+    validation_split = split_and_count(validation_split, data)[0]
     model = _starting_model(model_or_name, weights, build_kwargs)
     if normalization is None:
         normalization = _weights_normalization(model_or_name, weights)
