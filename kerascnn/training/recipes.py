@@ -38,9 +38,10 @@ RECIPE_CHOICES = ("auto", "paper")
 # (measured in tools/recipes_small_data.py; see the README's table).
 SMALL_DATA_EXAMPLES = 1000
 # The family policies that `augmentation="family"` leaves out. The Inception policy's crops of 8%
-# to 100% of the image (Szegedy et al. 2015, section 6) cost ShuffleNet v2 x0.5 under "small_data"
-# 29 to 36 points on 5 to 20 digits per class and 11 on 40 shapes per class, against no family policy
-# (tools/recipes_small_data.py, the -family_augmentation rows; the README's "Small data").
+# to 100% of the image (Szegedy et al. 2015, section 6) cost ShuffleNet v2 x0.5 under
+# "small_data" 29 to 36 points on 5 to 20 digits per class and 11 on 40 shapes per class, against
+# no family policy (tools/recipes_small_data.py, the -family_augmentation rows; the README's
+# "Small data").
 FAMILY_POLICIES_LEFT_OUT = ("inception",)
 
 _RECIPE_LIST = (
