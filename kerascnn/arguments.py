@@ -31,7 +31,13 @@ def parse_class_names(text: str | None) -> list[str] | None:
 
 def parse_verbosity(text: str):
     """`--verbose`: auto, or a Keras verbosity level."""
-    return text if text == "auto" else int(text)
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--verbose must be auto, 0, 1 or 2. Received: {text!r}") from None
 
 
 def parse_validation_split(text: str):

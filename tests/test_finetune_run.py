@@ -133,6 +133,16 @@ def test_cli_finetune_prints_epochs_and_the_summary_line(tmp_path, capsys, monke
     assert "kerascnn: note: No images are held out for validation" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("option, value, message", [
+    ("--verbose", "loud", "--verbose must be auto, 0, 1 or 2. Received: 'loud'"),
+    ("--validation-split", "half", "--validation-split must be auto or a number. Received: 'half'"),
+])
+def test_cli_finetune_names_a_bad_option_value(capsys, option, value, message):
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["finetune", "lenet5", "--data", "pets", option, value])
+    assert stopped.value.code == 2 and message in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_kill_9_then_the_same_finetune_command_resumes(tmp_path):
     import glob

@@ -261,9 +261,10 @@ def plan_fine_tune(model_or_name, data, *, freeze_until=1, weights=None, head_ep
     if layer_decay is not None:
         planning.check_rate(layer_decay, "layer_decay")
     recipe = _regularizing_recipe(recipe)
-    from kerascnn.data.counting import split_and_count
+    if validation_split == "auto":  # A given share needs no count of the data.
+        from kerascnn.data.counting import split_and_count
 
-    validation_split = split_and_count(validation_split, data)[0]
+        validation_split = split_and_count(validation_split, data)[0]
     model = _starting_model(model_or_name, weights, build_kwargs)
     if normalization is None:
         normalization = _weights_normalization(model_or_name, weights)
