@@ -31,21 +31,18 @@ def parse_class_names(text: str | None) -> list[str] | None:
 
 def parse_verbosity(text: str):
     """`--verbose`: auto, or a Keras verbosity level."""
-    if text == "auto":
-        return text
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--verbose must be auto, 0, 1 or 2. Received: {text!r}") from None
+    return _auto_or(text, int, "--verbose must be auto, 0, 1 or 2")
 
 
 def parse_validation_split(text: str):
     """`--validation-split`: auto, or the share of the data held out."""
+    return _auto_or(text, float, "--validation-split must be auto or a number")
+
+
+def _auto_or(text: str, convert, requirement: str):
     if text == "auto":
         return text
     try:
-        return float(text)
+        return convert(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--validation-split must be auto or a number. Received: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"{requirement}. Received: {text!r}") from None
