@@ -16,10 +16,11 @@ it ("full"). Contenders, each scored on the same test images:
     small_cnn    the two-convolution Keras tutorial CNN (Conv 32, pool, Conv 64, pool, dropout
                  0.5, dense), trained the tutorial way for the same passes
     -FEATURE     "small_data" with one feature removed (the ablation), e.g. -auto_augment
-    RECIPE/no_holdout, RECIPE/no_augmentation, RECIPE/augmentation=POLICY
-                 a recipe trained on all the training images (`validation_split=0`), without
-                 its augmentation, or with another augmentation policy in place of its own,
-                 e.g. paper/no_holdout: what each costs against the tutorial
+    RECIPE/no_holdout, RECIPE/holdout=SHARE, RECIPE/no_augmentation, RECIPE/augmentation=POLICY
+                 a recipe trained on all the training images (`validation_split=0`) or with
+                 SHARE of them held out, without its augmentation, or with another augmentation
+                 policy in place of its own, e.g. paper/no_holdout: what each costs against the
+                 tutorial
 
     python tools/recipes_small_data.py --datasets digits shapes --models lenet5 resnet20 \
         --ks 5 10 20 50 full --seeds 5 --out tools/results/recipes_small_data.jsonl
@@ -169,6 +170,8 @@ def run_one(contender, model_name, train_data, test_data, input_shape, num_class
             recipe, _, change = contender.partition("/")
             if change.startswith("augmentation="):
                 options = {"augmentation": change.partition("=")[2]}
+            elif change.startswith("holdout="):
+                options = {"validation_split": float(change.partition("=")[2])}
             else:
                 options = {"": {}, "no_holdout": {"validation_split": 0.0},
                            "no_augmentation": {"augmentation": None}}[change]
