@@ -41,7 +41,9 @@ def trained(tmp_path_factory):
     with contextlib.redirect_stdout(out):
         status = main(["train", "lenet5", "--data", str(root / "train"), "--input-shape",
                        "16,16,1", "--epochs", "1", "--batch-size", "8", "--augmentation", "none",
-                       "--run-dir", str(run_dir), "--verbose", "0"])
+                       "--run-dir", str(run_dir), "--verbose", "0",
+                       # 20 images per class: the default holds nothing out of so few.
+                       "--validation-split", "0.1"])
     assert status == 0
     with open(run_dir / "config.json") as handle:
         config = json.load(handle)
@@ -55,6 +57,31 @@ def test_train_writes_the_report_and_the_command_line_names_it_last(trained):
     for figure in ("learning_curves", "confusion_matrix", "worst_examples", "conv1_filters"):
         assert os.path.isfile(os.path.join(trained["run_dir"], "report", f"{figure}.png"))
     assert trained["stdout"].strip().splitlines()[-1] == f"kerascnn: run report {page}"
+
+
+def test_a_run_that_held_nothing_out_reports_on_its_training_images(tmp_path):
+    _write_folder(tmp_path / "train", 5, seed=2, fmt="png")
+    run_dir = str(tmp_path / "run")
+    result = kerascnn.train("lenet5", str(tmp_path / "train"), input_shape=(16, 16, 1), epochs=1,
+                            batch_size=8, augmentation=None, recipe="paper", run_dir=run_dir,
+                            verbose=0)
+    assert result.config["validation_examples"] == 0  # The default, from 5 images per class.
+    page = open(os.path.join(run_dir, "report", "report.html")).read()
+    assert "<h2>Confusion matrix (training images)</h2>" in page
+    assert "<h2>Worst-classified training images</h2>" in page
+    assert "<th>training examples</th><td>15</td>" in page
+    assert "the training images (unaugmented)" in page
+    # Read again from the run directory alone, as `kerascnn report RUN` does.
+    again = kerascnn.report(run_dir, output_dir=str(tmp_path / "again"))
+    assert again.scored_on == "training" and "training images" in again.notes[-1]
+    np.testing.assert_array_equal(again.confusion.sum(axis=1), [5, 5, 5])  # Each image once.
+    # In-memory data, which the run holds but its directory does not.
+    images = np.stack([np.full((16, 16, 1), 60 * c, "uint8") for c in range(3) for _ in range(4)])
+    kerascnn.train("lenet5", (images, np.repeat(np.arange(3), 4)), input_shape=(16, 16, 1),
+                   epochs=1, batch_size=8, recipe="paper", run_dir=str(tmp_path / "arrays"),
+                   verbose=0)
+    page = open(os.path.join(tmp_path, "arrays", "report", "report.html")).read()
+    assert "<th>training examples</th><td>12</td>" in page
 
 
 def test_a_separate_test_folder_is_scored_whole(trained):

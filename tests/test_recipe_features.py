@@ -235,7 +235,8 @@ def test_recipes_train_under_two_replicas_and_record_every_field(tmp_path):
             recipe = RECIPES[name].replace(min_steps=min(RECIPES[name].min_steps, 20))
             result = kerascnn.train("lenet5", data, recipe=recipe, epochs=2, cpu_replicas=2,
                                     run_dir={str(tmp_path)!r} + "/" + name, verbose=0,
-                                    report=False, input_shape=(16, 16, 1), batch_size=16)
+                                    report=False, input_shape=(16, 16, 1), batch_size=16,
+                                    validation_split=0.1)
             print("RESULT", json.dumps({{"recipe": name, "config": result.config["recipe"],
                   "replicas": result.config["strategy"]["replicas"],
                   "loss": result.metrics["loss"], "val": result.metrics["val_accuracy"]}}))
@@ -310,7 +311,7 @@ def test_advice_before_training_on_too_little_data(tmp_path, capsys):
                             verbose=2, report=False, input_shape=(16, 16, 1), hidden_units=(512,),
                             recipe=RECIPES["small_data"].replace(min_steps=0))
     out = capsys.readouterr().out
-    # Below 10 images per class, nothing is held out by default, and the note says so.
+    # Below 100 images per class, nothing is held out by default, and the note says so.
     note = out.index("kerascnn: note: 40 training images (4 per class) are few for mlp")
     assert out.index("kerascnn: training mlp") < note  # With the run's plan, before fit.
     assert "lenet5" in result.config["advice"] and "fine_tune" in result.config["advice"]

@@ -79,30 +79,32 @@ def test_train_plan_refuses_names_models_and_run_directories(no_loading, tmp_pat
              export=str(tmp_path / "served" / "4"))
 
 
-def test_the_default_hold_out_is_none_below_ten_images_per_class(no_loading, tmp_path):
+def test_the_default_hold_out_is_none_below_a_hundred_images_per_class(no_loading, tmp_path):
     from kerascnn.data.counting import count_classes, split_and_count
 
     labels = np.repeat(np.arange(10), 5)
     five_per_class = (np.zeros((50, 8, 8, 1), "uint8"), labels)
-    ten_per_class = (np.zeros((100, 8, 8, 1), "uint8"), np.repeat(np.arange(10), 10))
+    ninety_nine_per_class = (np.zeros((990, 8, 8, 1), "uint8"), np.repeat(np.arange(10), 99))
+    hundred_per_class = (np.zeros((1000, 8, 8, 1), "uint8"), np.repeat(np.arange(10), 100))
     assert count_classes(five_per_class) == 10
     assert count_classes((five_per_class[0], np.eye(10)[labels])) == 10  # One-hot.
     assert split_and_count("auto", five_per_class)[0] == 0.0
-    assert split_and_count("auto", ten_per_class)[0] == 0.1
+    assert split_and_count("auto", ninety_nine_per_class)[0] == 0.0
+    assert split_and_count("auto", hundred_per_class)[0] == 0.1
     assert split_and_count(0.25, five_per_class)[0] == 0.25  # Given: kept.
     assert split_and_count("auto", "digits")[0] == 0.1  # 1,797 images of 10 classes.
-    for kind, count in (("circle", 9), ("square", 9), ("triangle", 11)):
+    for kind, count in (("circle", 90), ("square", 90), ("triangle", 110)):
         (tmp_path / "shapes" / kind).mkdir(parents=True)
         for index in range(count):
             (tmp_path / "shapes" / kind / f"{index}.png").write_bytes(b"")
     assert count_classes(str(tmp_path / "shapes")) == 3
-    assert split_and_count("auto", str(tmp_path / "shapes"))[0] == 0.0  # 29 < 10 x 3.
+    assert split_and_count("auto", str(tmp_path / "shapes"))[0] == 0.0  # 290 < 100 x 3.
     # The plan holds out nothing there, records the share it resolved, and picks its recipe
     # from all 50 images.
     decided = plan("lenet5", five_per_class, input_shape=(16, 16, 1))
     assert decided.data.to_dict()["validation_split"] == 0.0
     assert decided.recipe.name == "small_data"
-    assert plan("lenet5", ten_per_class, input_shape=(16, 16, 1)).data.to_dict()[
+    assert plan("lenet5", hundred_per_class, input_shape=(16, 16, 1)).data.to_dict()[
         "validation_split"] == 0.1
     # Fine-tuning holds out the same way, and takes the same choices.
     few = (np.zeros((15, 8, 8, 1), "uint8"), np.repeat(np.arange(3), 5))

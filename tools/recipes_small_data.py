@@ -181,6 +181,7 @@ def run_one(contender, model_name, train_data, test_data, input_shape, num_class
         model, normalization = result.model, result.config["normalization"]
         info = {"recipe": result.config["recipe"]["name"], "epochs": result.config["epochs"],
                 "train_examples": result.config["train_examples"],
+                "validation_split": result.config["data"]["validation_split"],
                 "passes": result.config["epochs"] * result.config["passes_per_epoch"],
                 "val_accuracy": result.metrics.get("val_accuracy")}
     accuracy = test_accuracy(model, test_data, input_shape, normalization)

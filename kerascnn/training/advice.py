@@ -18,7 +18,7 @@ FEW_PER_CLASS = 100
 # Trainable parameters from which a model counts as large for so little data: ResNet-20 has
 # 269,722; LeNet-5 61,706 and the two-convolution tutorial CNN of the same measurements fewer.
 LARGE_MODEL_PARAMETERS = 100_000
-# For a run without validation data (`validation_split=0`, the default below 10 images per class).
+# For a run without validation data (`validation_split=0`, the default below 100 images per class).
 NO_VALIDATION = ("No images are held out for validation: best.keras and the run report follow "
                  "the training data; score the model on other images with "
                  "kerascnn.evaluate(run_dir, data) (kerascnn evaluate RUN --data FOLDER).")

@@ -91,7 +91,7 @@ def _add_data_arguments(parser: argparse.ArgumentParser, for_evaluation: bool = 
     else:
         parser.add_argument("--validation-split", type=parse_validation_split, default="auto",
                             help="share held out when the data has no validation split "
-                            "(auto: 0.1, none below 10 images per class)")
+                            "(auto: 0.1, none below 100 images per class)")
         parser.add_argument("--seed", type=int, default=0, help="seed of the split and the run (0)")
     parser.add_argument("--verbose", type=parse_verbosity, default="auto",
                         help="auto, 0, 1 (progress bar) or 2 (a line per epoch)")

@@ -78,7 +78,7 @@ def train(model_or_name, data, *, recipe="auto", epochs=None, batch_size=None, l
         steps_per_execution: "auto" (see `kerascnn.training.execution`) or an int >= 1, the
             training steps per call of Keras's compiled train function.
         validation_split: float, share of the data held out when it has no validation split;
-            "auto": 10%, or none for data known to have fewer than 10 images per class
+            "auto": 10%, or none for data known to have fewer than 100 images per class
             (`kerascnn.data.counting.split_and_count`: the measurement).
         seed: int, for the split, shuffling, augmentation and initial weights.
         verbose: "auto", 0, 1 or 2 (Keras's progress-bar settings).

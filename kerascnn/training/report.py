@@ -8,6 +8,8 @@ and the data spec (`dataspec.DataSpec`, to reload the validation split) — and 
 - the learning curves: loss, top-1 accuracy and learning rate per epoch;
 - the confusion matrix on the validation data, with class names;
 - a grid of the worst-classified validation images (lowest probability given to the true class);
+  both on the training images, unaugmented, for a run that held nothing out (where they show
+  what the model has not learnt, and wrong labels);
 - the first convolution layer's filters as images, the view of Krizhevsky et al., "ImageNet
   Classification with Deep Convolutional Neural Networks", NIPS 2012, Figure 3.
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import glob
 import html
 import json
@@ -36,10 +39,17 @@ __all__ = ["RunReport", "report", "read_history", "confusion_matrix", "filter_mo
 _CONFIG_SUMMARY = ("model", "status", "epochs", "batch_size", "learning_rate", "message")
 _FIGURES = (
     ("learning_curves", "Learning curves"),
-    ("confusion_matrix", "Confusion matrix (validation)"),
-    ("worst_examples", "Worst-classified validation images"),
+    ("confusion_matrix", "Confusion matrix ({scored_on} images)"),
+    ("worst_examples", "Worst-classified {scored_on} images"),
     ("conv1_filters", "First convolution layer's filters"),
 )
+# Without validation data the report judges the model on at most this many training images.
+MAX_TRAINING_IMAGES = 10_000
+TRAINING_IMAGES_NOTE = (
+    "No images were held out for validation: the confusion matrix and the worst examples are on "
+    "the training images (unaugmented), which show what the model has not learnt and wrong "
+    "labels, not how it does on new images; score it on other images with kerascnn evaluate "
+    "RUN --data FOLDER.")
 
 
 @dataclasses.dataclass
@@ -51,6 +61,7 @@ class RunReport:
     class_names: list[str]
     confusion: np.ndarray | None = None
     top1: float | None = None
+    scored_on: str = "validation"  # Or "training", for a run that held nothing out.
     worst: list[dict] = dataclasses.field(default_factory=list)
     notes: list[str] = dataclasses.field(default_factory=list)
 
@@ -198,21 +209,25 @@ def _evaluate(model, data: Any, batch_size: int, keep: int) -> dict:
             "worst": worst}
 
 
-def _validation_data(config: dict, input_shape: tuple, batch_size: int):
-    """The validation split of the data the run's config records (`DataSpec.from_config`),
-    loaded again with the recorded options. In-memory data (arrays, datasets) cannot be reloaded
-    and must be passed in."""
+def _judging_data(config: dict, data_spec, input_shape: tuple, batch_size: int):
+    """(batches, class names, "validation" or "training"): the validation split of the run's
+    data (`data_spec`, else the one its config records), loaded again with the recorded options,
+    or without one its first `MAX_TRAINING_IMAGES` training images, unaugmented. In-memory data
+    (arrays, datasets) that the spec does not hold cannot be reloaded and must be passed in."""
     from kerascnn.training.dataspec import DataSpec
 
-    spec = DataSpec.from_config(config)
-    if spec is None or not spec.reloadable:
+    spec = data_spec or DataSpec.from_config(config)
+    if spec is None or (spec.data is None and not spec.reloadable):
         raise ValueError("The run's config names no data that can be reloaded (in-memory data "
                          "is not saved); pass data=(x, y) or a tf.data.Dataset. "
                          f"Received: data={config.get('data')!r}")
     bundle = spec.load(input_shape=input_shape, batch_size=batch_size, verbose=0, cache=False)
-    if bundle.validation is None:
-        raise ValueError(f"The run's data has no validation split. Received: data={spec.source!r}")
-    return bundle.validation, bundle.class_names
+    if bundle.validation is not None:
+        return bundle.validation, bundle.class_names, "validation"
+    if bundle.train is None:
+        raise ValueError(f"The run's data has no images to judge on. Received: data={spec.source!r}")
+    batches = bundle.train.take(-(-MAX_TRAINING_IMAGES // batch_size))
+    return batches, bundle.class_names, "training"
 
 
 # --- the pictures --------------------------------------------------------------------------------
@@ -222,6 +237,7 @@ def _write_html(path: str, run_dir: str, result: RunReport, summary: list[tuple[
     rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in summary)
     sections = []
     for key, title in _FIGURES:
+        title = title.format(scored_on=result.scored_on)
         if key in result.figures:
             name = os.path.basename(result.figures[key])
             sections.append(f'<h2>{title}</h2>\n<img src="{html.escape(name)}" alt="{title}">')
@@ -241,20 +257,23 @@ def _write_html(path: str, run_dir: str, result: RunReport, summary: list[tuple[
 
 
 def report(run_dir: str, data: Any = None, *, output_dir: str | None = None, batch_size: int = 64,
-           num_worst: int = 16) -> RunReport:
+           num_worst: int = 16, data_spec=None) -> RunReport:
     """Writes the run report of `run_dir`: four PNGs and `report.html` that shows them.
 
     Args:
         run_dir: str, a run directory (history.csv, .keras checkpoints, the resolved config JSON).
         data: Validation data to judge the checkpoint on: an `(x, y)` pair of numpy arrays or a
             `tf.data.Dataset` of (image, label) pairs, batched or not. Default None: the validation
-            split named by the run's config.
+            split of `data_spec` or of the data the run's config names; for a run that held
+            nothing out, its training images, unaugmented (at most `MAX_TRAINING_IMAGES`).
         output_dir: str, where to write (default: `run_dir/report`).
         batch_size: int, default 64, batch size for predicting on `data`.
         num_worst: int, default 16, how many worst-classified images to show.
+        data_spec: The run's `kerascnn.training.dataspec.DataSpec` (one that holds in-memory
+            data, as a run has it), for `data=None`; default the one its config records.
 
     Returns:
-        A `RunReport` with the paths written, the confusion matrix and validation top-1.
+        A `RunReport` with the paths written, the confusion matrix and top-1 on the data judged.
 
     Raises:
         FileNotFoundError: when `run_dir` is not a directory.
@@ -287,7 +306,7 @@ def report(run_dir: str, data: Any = None, *, output_dir: str | None = None, bat
     if checkpoint is None:
         result.notes.append("No .keras checkpoint in the run directory: no model pictures.")
     else:
-        _model_figures(checkpoint, config, data, batch_size, num_worst, output_dir,
+        _model_figures(checkpoint, config, (data, data_spec), batch_size, num_worst, output_dir,
                        result, summary)
     if not result.figures:
         raise ValueError("The run directory holds neither history.csv nor a .keras checkpoint. "
@@ -296,7 +315,7 @@ def report(run_dir: str, data: Any = None, *, output_dir: str | None = None, bat
     return result
 
 
-def _model_figures(checkpoint, config, data, batch_size, num_worst, output_dir, result,
+def _model_figures(checkpoint, config, given, batch_size, num_worst, output_dir, result,
                    summary) -> None:
     import keras
 
@@ -310,14 +329,18 @@ def _model_figures(checkpoint, config, data, batch_size, num_worst, output_dir, 
         figures.plot_filters(first[0], first[1], result.figures["conv1_filters"])
     num_classes = int(_main_output(model.outputs).shape[-1]) if model.outputs else 0
     names = _class_names(config)
+    data, data_spec = given
     if data is None:
         try:
-            data, loaded_names = _validation_data(config, model.inputs[0].shape[1:], batch_size)
+            data, loaded_names, result.scored_on = _judging_data(
+                config, data_spec, model.inputs[0].shape[1:], batch_size)
         except (ValueError, ImportError, FileNotFoundError) as error:
             result.notes.append(f"No validation data: {str(error).splitlines()[0]}")
             data = None
         else:
             names = names or loaded_names
+            if result.scored_on == "training":
+                result.notes.append(TRAINING_IMAGES_NOTE)
     result.class_names = [str(n) for n in (names or [str(i) for i in range(num_classes)])]
     if data is None:
         return
@@ -327,10 +350,12 @@ def _model_figures(checkpoint, config, data, batch_size, num_worst, output_dir, 
     result.confusion = confusion_matrix(evaluated["labels"], evaluated["predictions"], count)
     result.top1 = float(np.trace(result.confusion) / max(1, result.confusion.sum()))
     result.worst = evaluated["worst"]
-    summary.append(("validation examples", str(int(result.confusion.sum()))))
-    summary.append(("validation top-1", f"{result.top1:.4f}"))
+    summary.append((f"{result.scored_on} examples", str(int(result.confusion.sum()))))
+    summary.append((f"{result.scored_on} top-1", f"{result.top1:.4f}"))
     for key, draw, args in (
-        ("confusion_matrix", figures.plot_confusion, (result.confusion, result.class_names)),
+        ("confusion_matrix", functools.partial(figures.plot_confusion,
+                                               scored_on=result.scored_on),
+         (result.confusion, result.class_names)),
         ("worst_examples", figures.plot_worst, (result.worst, result.class_names)),
     ):
         result.figures[key] = os.path.join(output_dir, f"{key}.png")

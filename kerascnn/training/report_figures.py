@@ -100,8 +100,10 @@ def plot_learning_curves(history: dict, path: str):
     return figure
 
 
-def plot_confusion(counts: np.ndarray, class_names: list[str], path: str) -> None:
-    """The confusion matrix as a PNG at `path`: counts written in the cells up to 20 classes."""
+def plot_confusion(counts: np.ndarray, class_names: list[str], path: str,
+                   scored_on: str = "validation") -> None:
+    """The confusion matrix on `scored_on` examples as a PNG at `path`: counts written in the
+    cells up to 20 classes."""
     count = len(class_names)
     size = min(4 + 0.45 * count, 16)
     figure = _figure(figsize=(size + 1.5, size), layout="constrained")
@@ -109,7 +111,7 @@ def plot_confusion(counts: np.ndarray, class_names: list[str], path: str) -> Non
     image = ax.imshow(counts, cmap="Blues", interpolation="nearest")
     figure.colorbar(image, ax=ax, shrink=0.8)
     ax.set(xlabel="predicted class", ylabel="true class",
-           title=f"{int(counts.sum())} validation examples")
+           title=f"{int(counts.sum())} {scored_on} examples")
     if count <= 40:  # Beyond that the names and counts overprint each other.
         ax.set_xticks(range(count), class_names, rotation=90)
         ax.set_yticks(range(count), class_names)

@@ -355,7 +355,7 @@ class Run:
         if export_path and not self.quiet:
             print(f"kerascnn: exported to {export_path}", flush=True)
         if plan.report and plan.is_chief and not plan.temporary:
-            rundir.write_report(plan.run_dir, self.bundle.validation, self.quiet)
+            rundir.write_report(plan.run_dir, self.bundle.validation, self.quiet, plan.data)
         return RunOutcome(self.model, history, plan.run_dir, metrics, self.config, export_path,
                           bool(guard.diverged), guard.message)
 

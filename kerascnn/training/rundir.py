@@ -146,13 +146,14 @@ def read_history(path: str) -> dict:
     return {k: [float(x) for x in v] for k, v in read_history(path).items()}
 
 
-def write_report(run_dir: str, validation_data, quiet: bool) -> str | None:
+def write_report(run_dir: str, validation_data, quiet: bool, data_spec=None) -> str | None:
     """Writes the run report; returns its page (`run_dir/report/report.html`), or None after
-    saying why there is nothing to draw."""
+    saying why there is nothing to draw. Without validation data the report judges the model on
+    the run's training images (`data_spec`, the run's data), unaugmented."""
     from kerascnn.training.report import report
 
     try:
-        return report(run_dir, data=validation_data).html
+        return report(run_dir, data=validation_data, data_spec=data_spec).html
     except ValueError as error:
         if not quiet:
             print(f"kerascnn: no run report: {str(error).splitlines()[0]}", flush=True)

@@ -71,7 +71,7 @@ def _finetune_command(commands) -> None:
     tuning.add_argument("--batch-size", type=int, default=32)
     tuning.add_argument("--validation-split", type=parse_validation_split, default="auto",
                         help="share held out when the data has no validation split "
-                        "(auto: 0.1, none below 10 images per class)")
+                        "(auto: 0.1, none below 100 images per class)")
     tuning.add_argument("--augmentation", help="a kerascnn.data policy name (default none)")
     from kerascnn.training.recipes import list_recipes
 

@@ -144,7 +144,7 @@ def fine_tune(
         batch_size, augmentation, seed: For `kerascnn.data.load`.
         validation_split: The share of `data` held out for validation when it has no
             validation split of its own; "auto" (the default) as `kerascnn.train`'s: 10%, and
-            none from data known to have fewer than 10 images per class.
+            none from data known to have fewer than 100 images per class.
         recipe: None, or a recipe (name or `kerascnn.training.Recipe`) whose regularizers both
             phases add: label smoothing, mixup and cutmix, RandAugment / TrivialAugment, random
             erasing, gradient clipping and the weight EMA (each phase averages the weights it
