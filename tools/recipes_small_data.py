@@ -17,10 +17,11 @@ it ("full"). Contenders, each scored on the same test images:
                  0.5, dense), trained the tutorial way for the same passes
     -FEATURE     "small_data" with one feature removed (the ablation), e.g. -auto_augment
     RECIPE/no_holdout, RECIPE/holdout=SHARE, RECIPE/no_augmentation, RECIPE/augmentation=POLICY
-                 a recipe trained on all the training images (`validation_split=0`) or with
-                 SHARE of them held out, without its augmentation, or with another augmentation
-                 policy in place of its own, e.g. paper/no_holdout: what each costs against the
-                 tutorial
+                 a recipe (or an ablation) trained on all the training images
+                 (`validation_split=0`) or with SHARE of them held out, without its augmentation,
+                 or with another augmentation policy in place of its own, e.g.
+                 paper/no_holdout: what each costs against the tutorial; changes combine, as in
+                 -auto_augment/holdout=0.1
 
     python tools/recipes_small_data.py --datasets digits shapes --models lenet5 resnet20 \
         --ks 5 10 20 50 full --seeds 5 --out tools/results/recipes_small_data.jsonl
@@ -148,36 +149,55 @@ def tutorial(model_name, train_data, test_data, input_shape, num_classes, passes
     return model, "unit"
 
 
+BASELINES = ("tutorial", "small_cnn")
+
+
+def train_arguments(contender: str) -> dict:
+    """`kerascnn.train`'s recipe and options for a contender that is not a baseline: a recipe
+    or an ablation, then any changes, e.g. "-auto_augment/holdout=0.1"."""
+    from kerascnn.training.recipes import RECIPES
+
+    base, *changes = contender.split("/")
+    recipe = RECIPES["small_data"].replace(**ABLATIONS[base[1:]]) if base.startswith("-") \
+        else base
+    options = {}
+    for change in changes:
+        name, _, value = change.partition("=")
+        options.update({"augmentation": {"augmentation": value},
+                        "holdout": {"validation_split": float(value or 0)},
+                        "no_holdout": {"validation_split": 0.0},
+                        "no_augmentation": {"augmentation": None}}[name])
+    return {"recipe": recipe, **options}
+
+
+def resolved(contender, model_name, train_data, input_shape, seed) -> str:
+    """The plan `kerascnn.train` resolves for a contender (recipe, hold-out, epochs ... every
+    field), as JSON: two contenders with the same one are the same run, e.g. "auto" and
+    "small_data/no_holdout" on a few hundred images."""
+    from kerascnn.training.plan import plan
+
+    decided = plan(model_name, train_data, input_shape=input_shape, seed=seed,
+                   **train_arguments(contender))
+    return json.dumps(decided.config(), sort_keys=True, default=str)
+
+
 def run_one(contender, model_name, train_data, test_data, input_shape, num_classes, seed,
             passes_hint, workdir):
     import keras
 
     import kerascnn
-    from kerascnn.training.recipes import RECIPES
 
     keras.backend.clear_session()
     started = time.time()
-    if contender in ("tutorial", "small_cnn"):
+    if contender in BASELINES:
         model, normalization = tutorial(contender if contender == "small_cnn" else model_name,
                                         train_data, test_data, input_shape, num_classes,
                                         passes_hint, seed)
         info = {"passes": passes_hint}
     else:
-        options = {}
-        if contender.startswith("-"):
-            recipe = RECIPES["small_data"].replace(**ABLATIONS[contender[1:]])
-        else:
-            recipe, _, change = contender.partition("/")
-            if change.startswith("augmentation="):
-                options = {"augmentation": change.partition("=")[2]}
-            elif change.startswith("holdout="):
-                options = {"validation_split": float(change.partition("=")[2])}
-            else:
-                options = {"": {}, "no_holdout": {"validation_split": 0.0},
-                           "no_augmentation": {"augmentation": None}}[change]
-        result = kerascnn.train(model_name, train_data, recipe=recipe, seed=seed, verbose=0,
-                                report=False, input_shape=input_shape,
-                                run_dir=tempfile.mkdtemp(dir=workdir), **options)
+        result = kerascnn.train(model_name, train_data, seed=seed, verbose=0, report=False,
+                                input_shape=input_shape, run_dir=tempfile.mkdtemp(dir=workdir),
+                                **train_arguments(contender))
         model, normalization = result.model, result.config["normalization"]
         info = {"recipe": result.config["recipe"]["name"], "epochs": result.config["epochs"],
                 "train_examples": result.config["train_examples"],
@@ -186,6 +206,19 @@ def run_one(contender, model_name, train_data, test_data, input_shape, num_class
                 "val_accuracy": result.metrics.get("val_accuracy")}
     accuracy = test_accuracy(model, test_data, input_shape, normalization)
     return {"test_accuracy": accuracy, "seconds": round(time.time() - started, 1), **info}
+
+
+def same_run(contender, cell, done, model_name, train_data, input_shape, seed) -> str | None:
+    """A contender of `cell` already run whose resolved plan is `contender`'s, if any."""
+    if contender in BASELINES:
+        return None
+    plan = resolved(contender, model_name, train_data, input_shape, seed)
+    for (*key, other), row in done.items():
+        if (tuple(key) == cell and other not in BASELINES and other != contender
+                and "same_run_as" not in row
+                and resolved(other, model_name, train_data, input_shape, seed) == plan):
+            return other
+    return None
 
 
 def experiments(args, workdir):
@@ -225,13 +258,14 @@ def done_rows(path: str) -> dict:
 
 
 def accuracies(path: str) -> dict:
-    """Test accuracies by (dataset, model, k, contender), one per seed; a "small_data" row that
-    repeats the "auto" run of its seed is not counted again."""
+    """Test accuracies by (dataset, model, k, contender), one per seed. A row that is another
+    contender's run (the same resolved plan and seed) counts for "auto" only, so that "auto" is
+    whole and no other run is shown twice."""
     cells = collections.defaultdict(list)
     with open(path) as handle:
         for line in handle:
             row = json.loads(line)
-            if "same_run_as" not in row:
+            if "same_run_as" not in row or row["contender"] == "auto":
                 cells[(row["dataset"], row["model"], str(row["k"]), row["contender"])].append(
                     row["test_accuracy"])
     return cells
@@ -312,12 +346,12 @@ def main() -> None:
                 if cell + (contender,) in done:
                     passes = passes or done[cell + (contender,)].get("passes")
                     continue
-                auto = done.get(cell + ("auto",))
-                if contender == "small_data" and auto and auto["recipe"] == "small_data":
-                    # "auto" chose "small_data" with the same seed: the same run, not repeated.
-                    row = dict(auto, same_run_as="auto")
+                twin = same_run(contender, cell, done, model_name, train,
+                                INPUT_SHAPES[model_name], seed)
+                if twin:  # The same plan and seed: the same run, not repeated.
+                    row = dict(done[cell + (twin,)], same_run_as=twin)
                 else:
-                    if contender in ("tutorial", "small_cnn") and passes is None:
+                    if contender in BASELINES and passes is None:
                         passes = run_one("auto", model_name, train, test, INPUT_SHAPES[model_name],
                                          classes, seed, None, workdir)["passes"]
                     row = run_one(contender, model_name, train, test, INPUT_SHAPES[model_name],
