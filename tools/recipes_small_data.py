@@ -259,15 +259,13 @@ def done_rows(path: str) -> dict:
 
 def accuracies(path: str) -> dict:
     """Test accuracies by (dataset, model, k, contender), one per seed. A row that is another
-    contender's run (the same resolved plan and seed) counts for "auto" only, so that "auto" is
-    whole and no other run is shown twice."""
+    contender's run (the same resolved plan and seed, `same_run_as`) counts for both."""
     cells = collections.defaultdict(list)
     with open(path) as handle:
         for line in handle:
             row = json.loads(line)
-            if "same_run_as" not in row or row["contender"] == "auto":
-                cells[(row["dataset"], row["model"], str(row["k"]), row["contender"])].append(
-                    row["test_accuracy"])
+            cells[(row["dataset"], row["model"], str(row["k"]), row["contender"])].append(
+                row["test_accuracy"])
     return cells
 
 
