@@ -37,6 +37,7 @@ import collections
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -143,13 +144,18 @@ def tutorial(model_name, train_data, test_data, input_shape, num_classes, passes
         kerascnn.build(model_name, num_classes=num_classes, input_shape=input_shape)
     model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy",
                   metrics=["accuracy"])
-    bundle = load(train_data, input_shape=input_shape, batch_size=64, validation_split=0.0,
+    # Batches of 64 as Keras makes them, the last one of each pass whatever its size
+    # (kerascnn's training pipeline leaves a small one out).
+    bundle = load(train_data, input_shape=input_shape, batch_size=1, validation_split=0.0,
                   seed=seed, verbose=0)
-    model.fit(bundle.train, epochs=passes, verbose=0)
+    model.fit(bundle.train.unbatch().batch(64), epochs=passes, verbose=0)
     return model, "unit"
 
 
 BASELINES = ("tutorial", "small_cnn")
+# The code each row was measured with (rows written before this field have none).
+COMMIT = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                        cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip() or None
 
 
 def train_arguments(contender: str) -> dict:
@@ -205,7 +211,8 @@ def run_one(contender, model_name, train_data, test_data, input_shape, num_class
                 "passes": result.config["epochs"] * result.config["passes_per_epoch"],
                 "val_accuracy": result.metrics.get("val_accuracy")}
     accuracy = test_accuracy(model, test_data, input_shape, normalization)
-    return {"test_accuracy": accuracy, "seconds": round(time.time() - started, 1), **info}
+    return {"test_accuracy": accuracy, "seconds": round(time.time() - started, 1), **info,
+            "commit": COMMIT}
 
 
 def same_run(contender, cell, done, model_name, train_data, input_shape, seed) -> str | None:

@@ -10,8 +10,8 @@ import tensorflow as tf
 
 from kerascnn.data.folders import class_folders, resolve_layout
 
-__all__ = ["count_classes", "split_and_count", "AUTO_VALIDATION_SPLIT",
-           "MIN_PER_CLASS_TO_HOLD_OUT"]
+__all__ = ["count_classes", "split_and_count", "drops_last_batch", "batches_per_pass",
+           "AUTO_VALIDATION_SPLIT", "MIN_PER_CLASS_TO_HOLD_OUT"]
 
 # validation_split="auto": a 10% hold-out, and none below 100 images per class. Measured on
 # scikit-learn's digits with the "small_data" recipe (tools/recipes_small_data.py,
@@ -111,3 +111,24 @@ def split_and_count(validation_split, data, *, split=None,
         few = examples and classes and examples < MIN_PER_CLASS_TO_HOLD_OUT * classes
         validation_split = 0.0 if few else AUTO_VALIDATION_SPLIT
     return validation_split, _after_hold_out(counted, validation_split)
+
+
+def drops_last_batch(examples: int | None, batch_size: int) -> bool:
+    """Whether a training pass over `examples` images leaves out its last, partial batch: when
+    it holds fewer than half `batch_size` images. Such a batch gives batch norm statistics of a
+    few images and weighs as much as a whole one in the optimizer's steps; every pass is shuffled
+    afresh, so no image is left out for good (timm drops every partial training batch). Measured
+    (tools/recipes_small_data.py): ShuffleNet v2 x0.5 trained with "small_data" on 450 digits,
+    batch 32, whose passes end in a batch of 2 images, scored 86.5% on the test digits keeping
+    that batch and 94.2% without it (seed 0)."""
+    if not examples or examples < batch_size:
+        return False
+    return 0 < examples % batch_size < batch_size / 2
+
+
+def batches_per_pass(examples: int | None, batch_size: int) -> int:
+    """Optimizer steps in one pass over `examples` training images (see `drops_last_batch`)."""
+    if not examples:
+        return 1
+    full, remainder = divmod(examples, batch_size)
+    return max(1, full + int(remainder > 0 and not drops_last_batch(examples, batch_size)))

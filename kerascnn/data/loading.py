@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from kerascnn.data import augmentation as augmentation_lib
 from kerascnn.data.checks import MAX_CLASSES
+from kerascnn.data.counting import drops_last_batch
 from kerascnn.data.normalization import NORMALIZATIONS, normalize
 from kerascnn.data.sources import Source, array_source, dataset_source, digits_source
 from kerascnn.data.transforms import (
@@ -358,5 +359,5 @@ def _training_pipeline(dataset, examples, policy, input_shape, stored, normaliza
         return normalize(tf.ensure_shape(images, (None, *size, channels)), normalization), labels
 
     # Normalizing whole batches is vectorized, and uint8 batches move a quarter of the bytes.
-    dataset = dataset.batch(batch_size).map(finish, num_parallel_calls=AUTOTUNE)
-    return dataset.prefetch(AUTOTUNE)
+    dataset = dataset.batch(batch_size, drop_remainder=drops_last_batch(examples, batch_size))
+    return dataset.map(finish, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)

@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping
 import keras
 
 from kerascnn import validation
+from kerascnn.data.counting import batches_per_pass
 from kerascnn.training import multiworker, optim, rundir
 from kerascnn.training.dataspec import DataSpec
 from kerascnn.training.execution import check_steps_per_execution
@@ -255,8 +256,8 @@ def passes_per_epoch(recipe: Recipe, examples: int | None, batch_size: int, epoc
     work (validation, checkpoints) in proportion."""
     if not recipe.min_steps or not examples:
         return 1
-    steps_per_pass = max(1, math.ceil(examples / batch_size))
-    return max(1, math.ceil(recipe.min_steps / (epochs * steps_per_pass)))
+    steps = batches_per_pass(examples, batch_size)
+    return max(1, math.ceil(recipe.min_steps / (epochs * steps)))
 
 
 def resolve_verbose(verbose) -> int:

@@ -32,6 +32,7 @@ import time
 import keras
 import tensorflow as tf
 
+from kerascnn.data.counting import batches_per_pass
 from kerascnn.training import backup, compiling, damage, locks, multiworker, optim, rundir, signals
 from kerascnn.training import callbacks as run_callbacks
 from kerascnn.training.building import build_model, inference_model, shard_by_data
@@ -112,9 +113,8 @@ class Run:
             augmentation=plan.augmentation, verbose=1 if plan.verbose == 1 else 0,
             image_transform=image_transform)
         self.model = build_model(plan.model, self.bundle.num_classes, plan.strategy)
-        passes = plan.passes_per_epoch
-        self._steps_per_epoch = max(1, math.ceil(self.bundle.train_examples / plan.batch_size)) \
-            * passes
+        per_pass = batches_per_pass(self.bundle.train_examples, plan.batch_size)
+        self._steps_per_epoch = per_pass * plan.passes_per_epoch
         from kerascnn.training.execution import resolve_steps_per_execution
         from kerascnn.training.xla import resolve_jit_compile
 
