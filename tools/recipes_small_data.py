@@ -169,10 +169,14 @@ def train_arguments(contender: str) -> dict:
     options = {}
     for change in changes:
         name, _, value = change.partition("=")
-        options.update({"augmentation": {"augmentation": value},
-                        "holdout": {"validation_split": float(value or 0)},
-                        "no_holdout": {"validation_split": 0.0},
-                        "no_augmentation": {"augmentation": None}}[name])
+        if name == "augmentation":
+            options["augmentation"] = value
+        elif name in ("holdout", "no_holdout"):
+            options["validation_split"] = float(value or 0)
+        elif name == "no_augmentation":
+            options["augmentation"] = None
+        else:
+            raise ValueError(f"Unknown change {change!r} in contender {contender!r}")
     return {"recipe": recipe, **options}
 
 
@@ -253,26 +257,31 @@ def experiments(args, workdir):
 
 def done_rows(path: str) -> dict:
     """The rows already in the results file, by (dataset, model, k, seed, contender): a stopped
-    grid resumes where it stopped."""
+    grid resumes where it stopped. A row marked "superseded" (measured with code that has since
+    changed what that run computes) is run again."""
     rows = {}
     if os.path.exists(path):
         with open(path) as handle:
             for line in handle:
                 row = json.loads(line)
+                if "superseded" in row:
+                    continue
                 rows[(row["dataset"], row["model"], str(row["k"]), row["seed"],
                       row["contender"])] = row
     return rows
 
 
 def accuracies(path: str) -> dict:
-    """Test accuracies by (dataset, model, k, contender), one per seed. A row that is another
-    contender's run (the same resolved plan and seed, `same_run_as`) counts for both."""
+    """Test accuracies by (dataset, model, k, contender), one per seed, superseded rows left
+    out. A row that is another contender's run (the same resolved plan and seed, `same_run_as`)
+    counts for both."""
     cells = collections.defaultdict(list)
     with open(path) as handle:
         for line in handle:
             row = json.loads(line)
-            cells[(row["dataset"], row["model"], str(row["k"]), row["contender"])].append(
-                row["test_accuracy"])
+            if "superseded" not in row:
+                cells[(row["dataset"], row["model"], str(row["k"]), row["contender"])].append(
+                    row["test_accuracy"])
     return cells
 
 
