@@ -153,9 +153,23 @@ def tutorial(model_name, train_data, test_data, input_shape, num_classes, passes
 
 
 BASELINES = ("tutorial", "small_cnn")
+
+
+def _commit() -> str | None:
+    """The commit of the code measured, marked "+changes" when kerascnn/ differs from it."""
+    def git(*args):
+        return subprocess.run(["git", *args], capture_output=True, text=True,
+                              cwd=os.path.dirname(os.path.abspath(__file__)))
+
+    head = git("rev-parse", "--short", "HEAD").stdout.strip()
+    if not head:  # Not a git checkout.
+        return None
+    return head + ("+changes" if git("diff", "--quiet", "HEAD", "--", "../kerascnn").returncode
+                   else "")
+
+
 # The code each row was measured with (rows written before this field have none).
-COMMIT = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                        cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip() or None
+COMMIT = _commit()
 
 
 def train_arguments(contender: str) -> dict:
