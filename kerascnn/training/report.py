@@ -306,7 +306,7 @@ def report(run_dir: str, data: Any = None, *, output_dir: str | None = None, bat
     if checkpoint is None:
         result.notes.append("No .keras checkpoint in the run directory: no model pictures.")
     else:
-        _model_figures(checkpoint, config, (data, data_spec), batch_size, num_worst, output_dir,
+        _model_figures(checkpoint, config, data, data_spec, batch_size, num_worst, output_dir,
                        result, summary)
     if not result.figures:
         raise ValueError("The run directory holds neither history.csv nor a .keras checkpoint. "
@@ -315,7 +315,7 @@ def report(run_dir: str, data: Any = None, *, output_dir: str | None = None, bat
     return result
 
 
-def _model_figures(checkpoint, config, given, batch_size, num_worst, output_dir, result,
+def _model_figures(checkpoint, config, data, data_spec, batch_size, num_worst, output_dir, result,
                    summary) -> None:
     import keras
 
@@ -329,7 +329,6 @@ def _model_figures(checkpoint, config, given, batch_size, num_worst, output_dir,
         figures.plot_filters(first[0], first[1], result.figures["conv1_filters"])
     num_classes = int(_main_output(model.outputs).shape[-1]) if model.outputs else 0
     names = _class_names(config)
-    data, data_spec = given
     if data is None:
         try:
             data, loaded_names, result.scored_on = _judging_data(
