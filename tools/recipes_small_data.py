@@ -23,8 +23,9 @@ it ("full"). Contenders, each scored on the same test images:
                  paper/no_holdout: what each costs against the tutorial; changes combine, as in
                  -auto_augment/holdout=0.1
 
-    python tools/recipes_small_data.py --datasets digits shapes --models lenet5 resnet20 \
-        --ks 5 10 20 50 full --seeds 5 --out tools/results/recipes_small_data.jsonl
+    python tools/recipes_small_data.py --datasets digits shapes \
+        --models lenet5 resnet20 shufflenet_v2_x0_5 --ks 5 10 20 50 full --seeds 5 \
+        --out tools/results/recipes_small_data.jsonl
 
 Each result is appended to the JSON-lines file as it comes, and `--table` prints the mean and
 spread over seeds of what the file holds.
@@ -318,7 +319,8 @@ def markdown(path: str) -> None:
                                                               k.isdigit() else 0))
         contenders = sorted({key[3] for key in keys}, key=lambda c: (c.startswith("-"), c))
         most = max(len(cells[key]) for key in keys)
-        print(f"\n| {model} on {dataset} | " + " | ".join(
+        print(f"\n{model} on {dataset}: mean over {most} seeds unless a number is given.\n")
+        print(f"| {model} on {dataset} | " + " | ".join(
             "all" if k == "full" else f"k={k}" for k in ks) + " |")
         print("|---" * (len(ks) + 1) + "|")
         for contender in contenders:
@@ -333,7 +335,8 @@ def markdown(path: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", nargs="+", default=["digits", "shapes"])
-    parser.add_argument("--models", nargs="+", default=["lenet5", "resnet20", "resnet18"])
+    parser.add_argument("--models", nargs="+",
+                        default=["lenet5", "resnet20", "shufflenet_v2_x0_5"])
     parser.add_argument("--ks", nargs="+", default=["5", "10", "20", "50", "full"])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--seed-list", type=int, nargs="+",
