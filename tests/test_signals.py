@@ -157,9 +157,11 @@ def test_a_signal_to_one_worker_checkpoints_every_worker_at_the_same_step(tmp_pa
     assert time.monotonic() - signalled < 60
     for text in errors:
         assert "Traceback" not in text
-        assert text.strip().splitlines()[-1].endswith(
+        # gRPC's own log may still report the lost peer after kerascnn's last line.
+        ours = [line for line in text.splitlines() if line.startswith("kerascnn: ")]
+        assert ours and ours[-1].endswith(
             f"every worker checkpointed in {run_dir}: start every worker again with the same "
-            "command to resume")
+            "command to resume"), text[-2000:]
     stopped_at = re.search(r"SIGTERM on another worker at epoch (\d)", errors[0])
     assert stopped_at and int(stopped_at.group(1)) >= 2, errors[0][-2000:]
     # Both at the same step of that epoch, so that restarting them resumes them together.

@@ -19,7 +19,8 @@ it ("full"). Contenders, each scored on the same test images:
     RECIPE/no_holdout, RECIPE/holdout=SHARE, RECIPE/no_augmentation, RECIPE/augmentation=POLICY
                  a recipe (or an ablation) trained on all the training images
                  (`validation_split=0`) or with SHARE of them held out, without its augmentation,
-                 or with another augmentation policy in place of its own, e.g.
+                 or with another augmentation policy (a name, or ops joined by "+") in place
+                 of its own, e.g.
                  paper/no_holdout: what each costs against the tutorial; changes combine, as in
                  -auto_augment/holdout=0.1
 
@@ -176,6 +177,7 @@ COMMIT = _commit()
 def train_arguments(contender: str) -> dict:
     """`kerascnn.train`'s recipe and options for a contender that is not a baseline: a recipe
     or an ablation, then any changes, e.g. "-auto_augment/holdout=0.1"."""
+    from kerascnn.data.augmentation import POLICIES
     from kerascnn.training.recipes import RECIPES
 
     base, *changes = contender.split("/")
@@ -185,7 +187,9 @@ def train_arguments(contender: str) -> dict:
     for change in changes:
         name, _, value = change.partition("=")
         if name == "augmentation":
-            options["augmentation"] = value
+            # A policy's name, or ops joined by "+" (augmentation=pad_crop: the CIFAR policy
+            # without its flips).
+            options["augmentation"] = value if value in POLICIES else value.split("+")
         elif name in ("holdout", "no_holdout"):
             options["validation_split"] = float(value or 0)
         elif name == "no_augmentation":
