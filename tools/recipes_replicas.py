@@ -9,6 +9,7 @@ mixup / cutmix and the weight average of "modern") train under replicas, not wha
 step floor of "small_data" and the length of "modern" are left out to keep it short.
 
     python tools/recipes_replicas.py --replicas 2 --epochs 3 --json replicas.json
+    python tools/recipes_replicas.py --models lenet5 --recipes modern --epochs 15 --without-ema
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--models", nargs="+", default=["lenet5", "resnet20"])
     parser.add_argument("--recipes", nargs="+", default=["small_data", "modern"])
+    parser.add_argument("--without-ema", action="store_true",
+                        help="validate the trained weights, not their average (ema_decay=0)")
     parser.add_argument("--json", help="write the rows to this file")
     args = parser.parse_args(argv)
 
@@ -40,6 +43,8 @@ def main(argv=None):
             # A check of the features under replicas, not of their scores: no step floor and at
             # most one warm-up epoch.
             recipe = recipe.replace(min_steps=0, warmup_epochs=min(recipe.warmup_epochs, 1))
+            if args.without_ema:
+                recipe = recipe.replace(ema_decay=0.0)
             run_dir = os.path.join(workdir, f"{model_name}-{recipe_name}")
             started = time.time()
             result = kerascnn.train(model_name, "digits", recipe=recipe, epochs=args.epochs,
@@ -48,7 +53,7 @@ def main(argv=None):
             with open(os.path.join(run_dir, "config.json")) as handle:
                 recorded = json.load(handle)["recipe"]
             rows.append({
-                "model": model_name, "recipe": recipe_name,
+                "model": model_name, "recipe": recipe_name + (" less EMA" * args.without_ema),
                 "replicas": result.config["strategy"]["replicas"],
                 "recorded_as_resolved": recorded == recipe.to_dict(),
                 "loss": round(float(result.metrics["loss"]), 4),
