@@ -57,16 +57,22 @@ def test_recipe_lookup():
         get_recipe("resnet_cifa")
 
 
-def test_small_data_keeps_the_family_policy_but_the_inception_crops():
+def test_small_data_keeps_the_family_policy_less_its_flips_but_not_the_inception_crops():
     small_data = RECIPES["small_data"]
     resolve = recipes.resolve_augmentation
+    # LeNet's distortions have no flip: the paper's policy as it is.
     assert resolve(small_data, "lenet", (32, 32, 1)) == RECIPES["lenet"].augmentation
-    assert resolve(small_data, "resnet", (32, 32, 3)) == "cifar"
-    assert resolve(small_data, "resnet", (224, 224, 3)) == "resnet"
+    # He et al. 2016's CIFAR policy is a 4-pixel pad-and-crop and a flip: the crop stays.
+    cifar = get_policy(resolve(small_data, "resnet", (32, 32, 3)))
+    assert cifar.name == "cifar_without_flip" and cifar.ops == [("pad_crop", {"padding": 4})]
+    imagenet = get_policy(resolve(small_data, "resnet", (224, 224, 3)))
+    assert [op for op, _ in imagenet.ops] == [
+        "resize", "scale_jitter", "random_crop", "pca_lighting"]
     assert resolve(small_data, "shufflenet_v2", (64, 64, 3)) is None
     assert resolve(small_data, "googlenet", (224, 224, 3)) is None
-    # The paper's recipe keeps the paper's crops.
+    # The paper's recipe keeps the paper's crops and flips.
     assert resolve(recipe_for("shufflenet_v2"), "shufflenet_v2", (64, 64, 3)) == "inception"
+    assert resolve(recipe_for("resnet", (32, 32, 3)), "resnet", (32, 32, 3)) == "cifar"
 
 
 def test_linear_learning_rate_scaling():
