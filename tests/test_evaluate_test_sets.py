@@ -82,6 +82,21 @@ def test_a_run_that_held_nothing_out_reports_on_its_training_images(tmp_path):
                    verbose=0)
     page = open(os.path.join(tmp_path, "arrays", "report", "report.html")).read()
     assert "<th>training examples</th><td>12</td>" in page
+    assert "the training images (unaugmented)" in page
+
+
+def test_a_prepared_bundle_that_held_nothing_out_is_judged_as_its_pipeline_yields(tmp_path):
+    images = np.stack([np.full((16, 16, 1), 60 * c, "uint8") for c in range(3) for _ in range(4)])
+    bundle = load((images, np.repeat(np.arange(3), 4)), input_shape=(16, 16, 1), batch_size=8,
+                  validation_split=0.0, augmentation="flip")
+    run_dir = str(tmp_path / "bundle")
+    kerascnn.train("lenet5", bundle, input_shape=(16, 16, 1), epochs=1, batch_size=8,
+                   recipe="paper", run_dir=run_dir, verbose=0)
+    page = open(os.path.join(run_dir, "report", "report.html")).read()
+    assert "<h2>Confusion matrix (training images)</h2>" in page
+    # Its training pipeline flips them: the report says which images it judged, not "unaugmented".
+    assert "the given DataBundle&#x27;s training batches, as its pipeline yields them" in page
+    assert "unaugmented" not in page
 
 
 def test_a_separate_test_folder_is_scored_whole(trained):

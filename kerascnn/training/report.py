@@ -47,9 +47,11 @@ _FIGURES = (
 MAX_TRAINING_IMAGES = 10_000
 TRAINING_IMAGES_NOTE = (
     "No images were held out for validation: the confusion matrix and the worst examples are on "
-    "the training images (unaugmented), which show what the model has not learnt and wrong "
-    "labels, not how it does on new images; score it on other images with kerascnn evaluate "
-    "RUN --data FOLDER.")
+    "{images}, which show what the model has not learnt and wrong labels, not how it does on new "
+    "images; score it on other images with kerascnn evaluate RUN --data FOLDER.")
+UNAUGMENTED = "the training images (unaugmented)"
+# A prepared DataBundle is judged on its own training batches, whatever its pipeline does to them.
+AS_PREPARED = "the given DataBundle's training batches, as its pipeline yields them"
 
 
 @dataclasses.dataclass
@@ -210,10 +212,12 @@ def _evaluate(model, data: Any, batch_size: int, keep: int) -> dict:
 
 
 def _judging_data(config: dict, data_spec, input_shape: tuple, batch_size: int):
-    """(batches, class names, "validation" or "training"): the validation split of the run's
-    data (`data_spec`, else the one its config records), loaded again with the recorded options,
-    or without one its first `MAX_TRAINING_IMAGES` training images, unaugmented. In-memory data
-    (arrays, datasets) that the spec does not hold cannot be reloaded and must be passed in."""
+    """(batches, class names, "validation" or "training", a note or None): the validation split
+    of the run's data (`data_spec`, else the one its config records), loaded again with the
+    recorded options, or without one its first `MAX_TRAINING_IMAGES` training images, unaugmented
+    (a prepared `DataBundle`'s as its pipeline yields them). In-memory data (arrays, datasets)
+    that the spec does not hold cannot be reloaded and must be passed in."""
+    from kerascnn.data import DataBundle
     from kerascnn.training.dataspec import DataSpec
 
     spec = data_spec or DataSpec.from_config(config)
@@ -223,11 +227,12 @@ def _judging_data(config: dict, data_spec, input_shape: tuple, batch_size: int):
                          f"Received: data={config.get('data')!r}")
     bundle = spec.load(input_shape=input_shape, batch_size=batch_size, verbose=0, cache=False)
     if bundle.validation is not None:
-        return bundle.validation, bundle.class_names, "validation"
+        return bundle.validation, bundle.class_names, "validation", None
     if bundle.train is None:
         raise ValueError(f"The run's data has no images to judge on. Received: data={spec.source!r}")
     batches = bundle.train.take(-(-MAX_TRAINING_IMAGES // batch_size))
-    return batches, bundle.class_names, "training"
+    images = AS_PREPARED if isinstance(spec.data, DataBundle) else UNAUGMENTED
+    return batches, bundle.class_names, "training", TRAINING_IMAGES_NOTE.format(images=images)
 
 
 # --- the pictures --------------------------------------------------------------------------------
@@ -331,15 +336,15 @@ def _model_figures(checkpoint, config, data, data_spec, batch_size, num_worst, o
     names = _class_names(config)
     if data is None:
         try:
-            data, loaded_names, result.scored_on = _judging_data(
+            data, loaded_names, result.scored_on, note = _judging_data(
                 config, data_spec, model.inputs[0].shape[1:], batch_size)
         except (ValueError, ImportError, FileNotFoundError) as error:
             result.notes.append(f"No validation data: {str(error).splitlines()[0]}")
             data = None
         else:
             names = names or loaded_names
-            if result.scored_on == "training":
-                result.notes.append(TRAINING_IMAGES_NOTE)
+            if note:
+                result.notes.append(note)
     result.class_names = [str(n) for n in (names or [str(i) for i in range(num_classes)])]
     if data is None:
         return
