@@ -2,13 +2,14 @@
 serve better.
 
 Deep networks trained from scratch need data. Measured with `tools/recipes_small_data.py` (the
-README's "Small data"), a small network is usually the better choice below about 100 images per
-class, even with the "small_data" recipe: on scikit-learn's digits LeNet-5 (62k parameters) is
-ahead of ResNet-20 (0.27M) by 4.0, 3.4 and 0.7 points at 5, 10 and 20 images per class and of
-ShuffleNet v2 x0.5 by 5.6 to 13.8 points; on a generated three-shape folder with 40 images per
-class ResNet-20 (87%) is ahead of LeNet-5 (80%) and ShuffleNet v2 x0.5 (43%) far behind both.
-Trained the tutorial way or with the paper's recipe, ResNet-20 scores 30 points under a
-two-convolution CNN there. A pretrained network fine-tuned does better still
+README's "Small data"), below about 100 images per class how a larger network fares depends on
+the network more than on its size, even with the "small_data" recipe: on scikit-learn's digits
+ShuffleNet v2 x0.5 (0.35M parameters) is behind LeNet-5 (62k) by 13.8, 10.0, 5.6 and 4.0 points
+at 5, 10, 20 and 50 images per class, while ResNet-20 (0.27M) is level with it (0.9 and 0.3
+points behind at 5 and 10, 0.8 and 0.6 ahead at 20 and 50); on a generated three-shape folder
+with 40 images per class ResNet-20 (91%) is ahead of LeNet-5 (80%) and ShuffleNet v2 x0.5 (43%)
+far behind both, under a two-convolution CNN. Trained the tutorial way or with the paper's
+recipe, ResNet-20 scores near chance there. A pretrained network fine-tuned does better still
 (`kerascnn.fine_tune`, with the plan of `kerascnn.advise`).
 """
 
@@ -38,7 +39,7 @@ def data_advice(model_name: str, train_examples: int, num_classes: int,
         f"{train_examples} training images ({per_class:.0f} per class) are few for "
         f"{model_name} ({trainable_parameters / 1e6:.2f}M trainable parameters) trained from "
         f"scratch: below about {FEW_PER_CLASS} images per class a small network (lenet5, or a "
-        "two-convolution CNN) usually does better, and a pretrained network fine-tuned does "
+        "two-convolution CNN) may do better, and a pretrained network fine-tuned does "
         "better still: kerascnn.fine_tune(name, data, weights=...) with a model from "
         "kerascnn.list_models(pretrained=True), and kerascnn.advise(similar, "
         f"{max(1, int(per_class))}) for how many layers to train."
