@@ -5,7 +5,7 @@ Deep networks trained from scratch need data. Measured with `tools/recipes_small
 README's "Small data"), below about 100 images per class how a larger network fares depends on
 the network more than on its size, even with the "small_data" recipe: on scikit-learn's digits
 ShuffleNet v2 x0.5 (0.35M parameters) is behind LeNet-5 (62k) by 13.8, 10.0, 5.6 and 4.0 points
-at 5, 10, 20 and 50 images per class, while ResNet-20 (0.27M) is level with it (0.9 and 0.3
+at 5, 10, 20 and 50 images per class, while ResNet-20 (0.27M) is level with it (0.8 and 0.3
 points behind at 5 and 10, 0.8 and 0.6 ahead at 20 and 50); on a generated three-shape folder
 with 40 images per class ResNet-20 (91%) is ahead of LeNet-5 (80%) and ShuffleNet v2 x0.5 (43%)
 far behind both, under a two-convolution CNN. Trained the tutorial way or with the paper's
