@@ -37,19 +37,13 @@ RECIPE_CHOICES = ("auto", "paper")
 # Below this many training images, "auto" trains with "small_data" instead of the paper's recipe
 # (measured in tools/recipes_small_data.py; see the README's table).
 SMALL_DATA_EXAMPLES = 1000
-# The family policies that `augmentation="family"` leaves out. The Inception policy's crops of 8%
-# to 100% of the image (Szegedy et al. 2015, section 6) cost ShuffleNet v2 x0.5 under
-# "small_data" 29 to 36 points on 5 to 20 digits per class and 11 on 40 shapes per class, against
-# no family policy (tools/recipes_small_data.py, the -family_augmentation rows; the README's
-# "Small data").
+# What `augmentation="family"` leaves out (tools/recipes_small_data.py; the README's "Small
+# data"): the Inception policy's crops of 8% to 100% of the image (Szegedy et al. 2015, section
+# 6) cost ShuffleNet v2 x0.5 29 to 36 points on 5 to 20 digits per class and 11 on 40 shapes per
+# class; the other policies' flips, which change the class of digits and letters, cost ResNet-20
+# 0.9 point on all digits (98.2% against 99.1%, where the tutorial baseline scores 98.2%), 3.2 on
+# 5 per class, and nothing measurable on shapes, whose class a mirror keeps (87.1% against 90.9%).
 FAMILY_POLICIES_LEFT_OUT = ("inception",)
-# The ops that `augmentation="family"` leaves out of the policies it keeps. A mirror changes the
-# class of digits and letters, and "small_data" cannot know whether it changes the user's: on all
-# 899 training digits ResNet-20 under "small_data" scored 98.2% with the CIFAR policy's flips
-# (seeds 0-4; the tutorial baseline 98.2%) and 99.1% without them (seeds 0-2), 3.2 and 3.1 points
-# more without them on 5 and 10 digits per class, and on 40 shapes per class, whose classes a
-# mirror keeps, 90.9% without them against 87.1% with them (seeds 0-2; tools/recipes_small_data.py,
-# the small_data/augmentation=cifar rows against "auto"; the README's "Small data").
 FAMILY_OPS_LEFT_OUT = ("flip",)
 
 _RECIPE_LIST = (
