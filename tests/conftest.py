@@ -1,6 +1,7 @@
 """Shared test set-up: quiet TensorFlow, deterministic seeds, and small helpers."""
 
 import os
+import signal
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -9,6 +10,13 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # What `import kerascnn` se
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    # A shell starts background jobs with SIGINT ignored, and Python then installs no handler:
+    # the suite's Ctrl-C checks (in this process and in the processes it starts) need the
+    # handler an interactive start gives.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
