@@ -4,11 +4,12 @@ serve better.
 Deep networks trained from scratch need data. Measured with `tools/recipes_small_data.py` (the
 README's "Small data"), below about 100 images per class how a larger network fares depends on
 the network more than on its size, even with the "small_data" recipe: on scikit-learn's digits
-ShuffleNet v2 x0.5 (0.35M parameters) is behind LeNet-5 (62k) by 13.8, 10.0, 5.6 and 4.0 points
-at 5, 10, 20 and 50 images per class, while ResNet-20 (0.27M) is level with it (0.8 and 0.3
-points behind at 5 and 10, 0.8 and 0.6 ahead at 20 and 50); on a generated three-shape folder
-with 40 images per class ResNet-20 (91%) is ahead of LeNet-5 (80%) and ShuffleNet v2 x0.5 (43%)
-far behind both, under a two-convolution CNN. Trained the tutorial way or with the paper's
+ShuffleNet v2 x0.5 (0.35M parameters) is behind LeNet-5 (62k) by 15.0, 10.2, 6.3 and 3.7 points
+at 5, 10, 20 and 50 images per class, while ResNet-20 (0.27M) is level with it (1.5 and 0.2
+points behind at 5 and 10, 0.1 and 0.5 ahead at 20 and 50; means of five seeds); on a generated
+three-shape folder with 40 images per class ResNet-20 (91%) is ahead of LeNet-5 (80%) and
+ShuffleNet v2 x0.5 (43%) far behind both, under a two-convolution CNN, and with 5 to 20 per class
+LeNet-5 (53% to 74%) is ahead of ResNet-20 (41% to 64%) and ShuffleNet stays near chance. Trained the tutorial way or with the paper's
 recipe, ResNet-20 scores near chance there. A pretrained network fine-tuned does better still
 (`kerascnn.fine_tune`, with the plan of `kerascnn.advise`).
 """
