@@ -18,10 +18,12 @@ Needs only PyTorch and torchvision with a CUDA device: it runs where TensorFlow 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import platform
-import statistics
 import time
+
+import bench_common as common  # alternating rounds and their medians, as every benchmark here
 
 MODELS = ("resnet50", "alexnet")
 CONTENDERS = ("eager_fp32", "eager_bf16", "compile_bf16")
@@ -75,16 +77,14 @@ def measure(args) -> dict:
     results = {}
     for name in args.models:
         steps = {c: train_step(name, c, args.batch, args.size) for c in args.contenders}
-        for contender, step in steps.items():
+        for step in steps.values():
             for _ in range(args.warmup):
                 step()
-        samples = {c: [] for c in steps}
-        for round_ in range(args.repeats):
-            order = list(steps.items())
-            for contender, step in order[::-1] if round_ % 2 else order:
-                samples[contender].append(images_per_second(step, args.batch, args.steps))
-        results[name] = {c: {"images_per_second": statistics.median(v), "samples": v}
-                         for c, v in samples.items()}
+        medians = common.alternate({c: functools.partial(images_per_second, step, args.batch,
+                                                         args.steps)
+                                    for c, step in steps.items()}, args.repeats, tag=f"{name}/")
+        results[name] = {c: {"images_per_second": medians[c],
+                             "samples": common.SAMPLES[f"{name}/{c}"]} for c in steps}
         for contender, row in results[name].items():
             print(f"{name:10s} {contender:13s} {row['images_per_second']:9.0f} img/s")
         del steps
@@ -112,7 +112,8 @@ def main(argv=None) -> None:
     p.add_argument("--contenders", nargs="+", default=list(CONTENDERS), choices=CONTENDERS)
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--size", type=int, default=224)
-    p.add_argument("--warmup", type=int, default=15, help="untimed steps (compilation happens here)")
+    p.add_argument("--warmup", type=int, default=15,
+                   help="untimed steps (compilation happens here)")
     p.add_argument("--steps", type=int, default=40, help="timed steps per measurement")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--json", help="write the measurements here")
