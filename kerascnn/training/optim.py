@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import keras
 
+from kerascnn.training.ema import WITH_EMA_WARMUP
 from kerascnn.training.recipes import Recipe
 
 __all__ = ["scaled_learning_rate", "make_schedule", "make_optimizer", "plateau_callback",
@@ -132,20 +133,28 @@ def _decay_schedule(recipe: Recipe, learning_rate: float, epochs: int, steps: in
 
 def make_optimizer(recipe: Recipe, schedule) -> keras.optimizers.Optimizer:
     """The recipe's optimizer with `schedule` as its learning rate, its gradient clipping and
-    its weight EMA (Keras's `global_clipnorm`, `use_ema`)."""
+    its weight EMA (Keras's `global_clipnorm`, `use_ema`; `kerascnn.training.ema`'s subclass of
+    the same optimizer when the average warms up)."""
     common = {"global_clipnorm": recipe.clip_norm}
     if recipe.ema_decay:
         common.update(use_ema=True, ema_momentum=recipe.ema_decay)
+
+    def optimizer_class(keras_class):
+        return WITH_EMA_WARMUP[keras_class] if recipe.ema_decay and recipe.ema_warmup \
+            else keras_class
+
     if recipe.optimizer == "sgd":
-        return keras.optimizers.SGD(schedule, momentum=recipe.momentum, nesterov=recipe.nesterov,
-                                    **common)
+        return optimizer_class(keras.optimizers.SGD)(
+            schedule, momentum=recipe.momentum, nesterov=recipe.nesterov, **common)
     if recipe.optimizer == "rmsprop":
         # MobileNetV2: "RMSPropOptimizer with decay and momentum both set to 0.9".
-        return keras.optimizers.RMSprop(schedule, rho=0.9, momentum=recipe.momentum, **common)
+        return optimizer_class(keras.optimizers.RMSprop)(
+            schedule, rho=0.9, momentum=recipe.momentum, **common)
     if recipe.optimizer == "adam":
-        return keras.optimizers.Adam(schedule, **common)
+        return optimizer_class(keras.optimizers.Adam)(schedule, **common)
     if recipe.optimizer == "adamw":
-        optimizer = keras.optimizers.AdamW(schedule, weight_decay=recipe.weight_decay, **common)
+        optimizer = optimizer_class(keras.optimizers.AdamW)(
+            schedule, weight_decay=recipe.weight_decay, **common)
         if not recipe.decay_norm_and_bias:
             optimizer.exclude_from_weight_decay(var_names=list(NO_DECAY_NAMES))
         return optimizer

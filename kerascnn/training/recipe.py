@@ -82,6 +82,9 @@ class Recipe:
         ema_decay: Decay of an exponential moving average of the weights (Polyak & Juditsky
             1992; timm's `--model-ema-decay`), used for validation, checkpoints and the final
             model; 0 for none.
+        ema_warmup: Whether the average's decay grows with the step up to `ema_decay`, as
+            timm's `--model-ema-warmup` (`kerascnn.training.ema`): without it a run of a few
+            thousand steps ends with an average of mostly its initial weights.
         min_steps: The run lasts at least this many optimizer steps: epochs are raised on small
             datasets, where an epoch is a handful of steps.
     """
@@ -120,6 +123,7 @@ class Recipe:
     auto_augment_magnitude: float = 0.5
     random_erasing: float = 0.0
     ema_decay: float = 0.0
+    ema_warmup: bool = False
     min_steps: int = 0
 
     def __post_init__(self):
@@ -143,6 +147,9 @@ class Recipe:
             isinstance(self.clip_norm, (int, float)) and self.clip_norm > 0
         ):
             raise ValueError(f"clip_norm must be None or > 0. Received: clip_norm={self.clip_norm!r}")
+        if not isinstance(self.ema_warmup, bool):
+            raise ValueError(f"ema_warmup must be True or False. "
+                             f"Received: ema_warmup={self.ema_warmup!r}")
         if self.mix_stop_epoch is not None:
             validation.check_positive_int(self.mix_stop_epoch, "mix_stop_epoch", minimum=0)
 

@@ -34,8 +34,7 @@ __all__ = ["Recipe", "RECIPES", "SCHEDULES", "OPTIMIZERS", "get_recipe", "recipe
 
 # `recipe=` also takes these: "auto" (the default) chooses by data size, "paper" is the family's.
 RECIPE_CHOICES = ("auto", "paper")
-# Below this many training images, "auto" trains with "small_data" instead of the paper's recipe
-# (measured in tools/recipes_small_data.py; see the README's table).
+# Below this many training images "auto" trains with "small_data" (tools/recipes_small_data.py).
 SMALL_DATA_EXAMPLES = 1000
 # What `augmentation="family"` leaves out (tools/recipes_small_data.py; the README's "Small
 # data"): the Inception policy's crops of 8% to 100% of the image (Szegedy et al. 2015, section
@@ -238,14 +237,15 @@ _RECIPE_LIST = (
         auto_augment="trivialaugment",
         random_erasing=0.1,
         ema_decay=0.9999,
+        ema_warmup=True,
         augmentation="inception",
         normalization="torch",
         notes="torchvision's recipe for training from scratch on ImageNet: SGD with momentum, "
         "5 warm-up epochs into cosine decay, label smoothing 0.1, mixup 0.2 / cutmix 1.0, "
         "TrivialAugment, random erasing 0.1, no decay on norms and biases, weight EMA. Its EMA "
         "updates every 32 steps with an adjusted decay; here every step at 0.9999 (timm's "
-        "default). Its 176-pixel training crops and 232-pixel validation resize (FixRes) are "
-        "not reproduced.",
+        "default) after timm's warm-up of the decay. Its 176-pixel training crops and "
+        "232-pixel validation resize (FixRes) are not reproduced.",
     ),
     Recipe(
         "small_data",
