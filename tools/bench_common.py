@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from typing import Callable
@@ -128,6 +129,17 @@ def keras_step(model, x, y, args=None, *, jit_compile=None, steps_per_execution=
             float(logs["loss"])  # waits for the steps to finish
     step.steps = steps_per_execution
     return step
+
+
+def json_child(command: list[str], env: dict | None = None) -> dict:
+    """Runs a child process that prints one JSON object as its last line: that object, or
+    {"error": its exit status, "stderr": the end of its error output} when it fails."""
+    done = subprocess.run(command, capture_output=True, text=True,
+                          env=None if env is None else {**os.environ, **env})
+    lines = done.stdout.strip().splitlines()
+    if done.returncode or not lines:
+        return {"error": done.returncode, "stderr": done.stderr[-3000:]}
+    return json.loads(lines[-1])
 
 
 def time_steps(step: Callable[[], None], calls: int) -> float:

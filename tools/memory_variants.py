@@ -20,8 +20,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
+
+import bench_common
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -39,11 +40,7 @@ VARIANTS = (
 def measure(contender: str, env: dict, args) -> dict:
     command = [sys.executable, os.path.join(HERE, "torch_contenders.py"), contender, args.model,
                "torchvision", str(args.size), str(args.batch), "1", "2", str(args.threads)]
-    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **env})
-    lines = done.stdout.strip().splitlines()
-    if done.returncode or not lines:
-        return {"error": done.returncode, "stderr": done.stderr[-1500:]}
-    return json.loads(lines[-1])
+    return bench_common.json_child(command, env)
 
 
 def main() -> None:

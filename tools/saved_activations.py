@@ -20,17 +20,16 @@ import argparse
 import collections
 import json
 import os
-import subprocess
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+import bench_common  # oneDNN and thread settings before either framework loads
+
 # Backward ops that read a tensor only for its shape (folded away by Grappler).
 SHAPE_ONLY = ("ShapeN", "Shape")
 
 
 def keras_saved(model_name: str, size: int, batch: int) -> dict:
     """Bytes of forward tensors read by gradient ops in kerascnn's step, by reader types."""
-    import bench_common  # noqa: F401  (oneDNN and thread settings before TensorFlow loads)
     import keras
     import tensorflow as tf
     from torch_contenders import build_kerascnn
@@ -105,11 +104,10 @@ def torch_saved(model_name: str, size: int, batch: int) -> dict:
 def run_side(side: str, args) -> dict:
     command = [sys.executable, os.path.abspath(__file__), "--side", side, "--model", args.model,
                "--size", str(args.size), "--batch", str(args.batch)]
-    done = subprocess.run(command, capture_output=True, text=True)
-    lines = done.stdout.strip().splitlines()
-    if done.returncode or not lines:
-        raise SystemExit(f"the {side} side failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    return json.loads(lines[-1])
+    result = bench_common.json_child(command)
+    if "error" in result:
+        raise SystemExit(f"the {side} side failed ({result['error']}):\n{result['stderr']}")
+    return result
 
 
 def main() -> None:
@@ -120,7 +118,6 @@ def main() -> None:
     parser.add_argument("--side", choices=("keras", "torch"), help=argparse.SUPPRESS)
     parser.add_argument("--json", help="write both sides' bytes here")
     args = parser.parse_args()
-    sys.path.insert(0, HERE)
     if args.side:
         counter = keras_saved if args.side == "keras" else torch_saved
         print(json.dumps(counter(args.model, args.size, args.batch)))

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 
@@ -141,13 +140,11 @@ def peak_memory(contender: str, name: str, reference: str, shape: tuple, args) -
     """
     command = [sys.executable, os.path.abspath(__file__), contender, name, reference,
                str(shape[0]), str(args.batch), str(args.warmup), str(args.steps), str(args.threads)]
-    done = subprocess.run(command, capture_output=True, text=True)
-    lines = done.stdout.strip().splitlines()
-    if done.returncode or not lines:
-        print(f"  {name} {contender}: memory process failed ({done.returncode}):\n"
-              f"{done.stderr[-2000:]}")
-        return {"error": done.returncode}
-    return json.loads(lines[-1])
+    result = common.json_child(command)
+    if "error" in result:
+        print(f"  {name} {contender}: memory process failed ({result['error']}):\n"
+              f"{result.pop('stderr')}")
+    return result
 
 
 def _resident(field: str) -> int | None:
