@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 
 from kerascnn.data import regularizers
-from kerascnn.training import compiling, optim
+from kerascnn.training import compiling, ema, optim
 from kerascnn.training.recipes import RECIPES, get_recipe, resolve_recipe
 
 BASE = RECIPES["resnet_cifar"]
@@ -271,7 +271,8 @@ def test_fine_tune_adds_the_recipe_regularizers(tmp_path):
         assert json.load(handle)["recipe"]["mixup_alpha"] == pytest.approx(0.2)
 
 
-def test_fine_tune_keeps_the_weight_ema_of_each_phase(tmp_path):
+@pytest.mark.parametrize("warmup", [False, True])
+def test_fine_tune_keeps_the_weight_ema_of_each_phase(tmp_path, warmup):
     import kerascnn
 
     class LastRawWeights(keras.callbacks.Callback):
@@ -282,10 +283,11 @@ def test_fine_tune_keeps_the_weight_ema_of_each_phase(tmp_path):
 
     raw = LastRawWeights()
     base = kerascnn.build("lenet5", num_classes=10, input_shape=(16, 16, 1))
-    recipe = RECIPES["small_data"].replace(ema_decay=0.9)
+    recipe = RECIPES["small_data"].replace(ema_decay=0.9, ema_warmup=warmup)
     model = kerascnn.fine_tune(base, _tiny_digits(), recipe=recipe, head_epochs=1, epochs=1,
                                freeze_until=1, verbose=0, run_dir=str(tmp_path / "ft"),
                                report=False, callbacks=[raw])
+    assert isinstance(model.optimizer.inner_optimizer, ema.EMAWarmup) == warmup
     averages = [v.numpy() for v in model.optimizer.inner_optimizer
                 ._model_variables_moving_average]
     assert len(averages) == len(model.trainable_weights) == len(raw.raw) > 2
