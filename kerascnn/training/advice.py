@@ -7,8 +7,8 @@ the network more than on its size, even with the "small_data" recipe: on scikit-
 ShuffleNet v2 x0.5 (0.35M parameters) is behind LeNet-5 (62k) by 15.0, 10.2, 6.3 and 3.7 points
 at 5, 10, 20 and 50 images per class, while ResNet-20 (0.27M) is level with it (1.5 and 0.2
 points behind at 5 and 10, 0.1 and 0.5 ahead at 20 and 50; means of five seeds); on a generated
-three-shape folder with 40 images per class ResNet-20 (91%) is ahead of LeNet-5 (80%) and
-ShuffleNet v2 x0.5 (43%) far behind both, under a two-convolution CNN, while ResNet-20 trained the
+three-shape folder with 40 images per class ResNet-20 (88%) is ahead of LeNet-5 (80%) and
+ShuffleNet v2 x0.5 (46%) far behind both, under a two-convolution CNN, while ResNet-20 trained the
 tutorial way or with the paper's recipe scores near chance; with 5 to 20 per class LeNet-5 (52% to
 75%) is ahead of ResNet-20 (41% to 64%) and ShuffleNet stays near chance. A pretrained network
 fine-tuned does better still
