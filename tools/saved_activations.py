@@ -6,9 +6,10 @@ ops that read them.
     python tools/saved_activations.py [--model resnet50] [--size 224] [--batch 32] [--json FILE]
 
 This is the part of a step's peak memory that is decided by the graph, not by kernels or
-allocators: it is live all at once when the backward pass starts. kerascnn's side traces Keras's
-`GradientTape` step as `tf.function` (nothing runs) and reads the graph: a forward tensor is kept
-when an op outside the loss's ancestors reads it. PyTorch's side runs one forward pass in
+allocators: it is live all at once when the backward pass starts. kerascnn's side traces the
+training step as Keras's train step computes it (the forward pass, the loss and its
+`GradientTape` gradients) as a `tf.function`, runs nothing, and reads the graph: a forward tensor
+is kept when an op outside the loss's ancestors reads it. PyTorch's side runs one forward pass in
 channels-last and walks the autograd graph's saved tensors (each node's `_saved_*` fields, shared
 storage counted once). Variables and parameters are left out on both sides. Each side runs in its
 own process (torch must load before TensorFlow, and neither's libraries count for the other).
@@ -91,8 +92,8 @@ def torch_saved(model_name: str, size: int, batch: int) -> dict:
             for tensor in value if isinstance(value, (tuple, list)) else [value]:
                 if isinstance(tensor, torch.Tensor) and tensor.numel():
                     storage = tensor.untyped_storage()
-                    if storage.data_ptr() not in parameters:
-                        key = storage.data_ptr()
+                    key = storage.data_ptr()
+                    if key not in parameters:
                         readers[key].add(f"{node.name()}.{field[len('_saved_'):]}")
                         sizes[key] = storage.nbytes()
     kept = collections.Counter()

@@ -11,9 +11,8 @@ k-diffusion) lets the decay grow with the step instead:
 which is 0 at the first step (the average starts as the weights), 0.99 after 1,000 steps, 0.999
 after 31,600 and 0.9999 after a million (an average over about (1 + t) ** power steps), so a
 long run ends with nearly the fixed decay's average and a run of a thousand steps with an average
-of about its last hundred. Keras's own averaging
-code runs otherwise unchanged (swapping for validation, `ema_overwrite_frequency`), under every
-`tf.distribute` strategy.
+of about its last hundred. Keras's own averaging code runs otherwise unchanged (swapping for
+validation, `ema_overwrite_frequency`), under every `tf.distribute` strategy.
 """
 
 from __future__ import annotations
