@@ -23,6 +23,9 @@ it ("full"). Contenders, each scored on the same test images:
                  of its own, e.g.
                  paper/no_holdout: what each costs against the tutorial; changes combine, as in
                  -auto_augment/holdout=0.1
+    RECIPE/FIELD=VALUE
+                 a recipe with one of `RECIPE_FIELDS` changed (the value in JSON), e.g.
+                 small_data/weight_decay=0.5/min_steps=3000
 
     python tools/recipes_small_data.py --datasets digits shapes \
         --models lenet5 resnet20 shufflenet_v2_x0_5 --ks 5 10 20 50 full --seeds 5 \
@@ -38,7 +41,6 @@ import argparse
 import collections
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -47,6 +49,8 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from few_shot import as_folder, choose, digits_pool, shapes_pool, split_even_odd  # noqa: E402
 
 # The features of "small_data" an ablation removes, with the value that turns each off.
 ABLATIONS = {
@@ -58,54 +62,11 @@ ABLATIONS = {
     "adamw": {"optimizer": "adam", "weight_decay": 0.0},
     "family_augmentation": {"augmentation": None},
 }
+# Recipe fields a contender may change, e.g. "small_data/weight_decay=0.5" (values in JSON).
+RECIPE_FIELDS = ("learning_rate", "weight_decay", "min_steps", "mixup_alpha", "cutmix_alpha",
+                 "label_smoothing", "random_erasing", "ema_decay", "epochs", "batch_size")
 INPUT_SHAPES = {"lenet5": (32, 32, 1), "resnet20": (32, 32, 3), "resnet18": (64, 64, 3),
                 "shufflenet_v2_x0_5": (64, 64, 3)}
-
-
-def digits_pool():
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    images = (digits.images * (255 / 16)).round().astype("uint8")[..., None]
-    return images, digits.target.astype("int64")
-
-
-def shapes_pool(root: str, per_class: int = 100):
-    """The shapes as a list of (path, label) pairs, written once under `root`."""
-    from shapes import CLASSES, write_folder
-
-    if not os.path.isdir(root):
-        write_folder(root, per_class, size=64, seed=1234)
-    items = []
-    for label, kind in enumerate(CLASSES):
-        items += [(os.path.join(root, kind, f), label) for f in sorted(os.listdir(
-            os.path.join(root, kind)))]
-    return items
-
-
-def split_even_odd(count: int):
-    index = np.arange(count)
-    return index[0::2], index[1::2]
-
-
-def choose(labels: np.ndarray, pool: np.ndarray, k, seed: int) -> np.ndarray:
-    if k == "full":
-        return pool
-    rng = np.random.default_rng(seed)
-    return np.concatenate([rng.choice(pool[labels[pool] == c], size=int(k), replace=False)
-                           for c in np.unique(labels)])
-
-
-def as_folder(items, chosen, root: str) -> str:
-    """Links the chosen (path, label) items into a fresh class-folder tree."""
-    from shapes import CLASSES
-
-    shutil.rmtree(root, ignore_errors=True)
-    for index in chosen:
-        path, label = items[index]
-        os.makedirs(os.path.join(root, CLASSES[label]), exist_ok=True)
-        os.symlink(path, os.path.join(root, CLASSES[label], os.path.basename(path)))
-    return root
 
 
 def test_accuracy(model, test_data, input_shape, normalization) -> float:
@@ -186,7 +147,11 @@ def train_arguments(contender: str) -> dict:
     options = {}
     for change in changes:
         name, _, value = change.partition("=")
-        if name == "augmentation":
+        if name in RECIPE_FIELDS:
+            if isinstance(recipe, str) and recipe not in RECIPES:
+                raise ValueError(f"{change!r} needs a recipe by name. Received: {contender!r}")
+            recipe = RECIPES.get(recipe, recipe).replace(**{name: json.loads(value)})
+        elif name == "augmentation":
             # A policy's name, or ops joined by "+" (augmentation=pad_crop: the CIFAR policy
             # without its flips).
             options["augmentation"] = value if value in POLICIES else value.split("+")

@@ -1,0 +1,43 @@
+"""The few-shot benchmark's protocol and contender names (`tools/recipes_small_data.py`)."""
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "tools"))
+
+import few_shot  # noqa: E402
+import recipes_small_data  # noqa: E402
+
+from kerascnn.training.recipes import RECIPES  # noqa: E402
+
+
+def test_k_per_class_drawn_from_the_training_half_by_seed():
+    labels = np.repeat(np.arange(3), 20)
+    pool, test = few_shot.split_even_odd(len(labels))
+    chosen = few_shot.choose(labels, pool, 5, seed=1)
+    assert np.bincount(labels[chosen]).tolist() == [5, 5, 5]
+    assert set(chosen) <= set(pool) and not set(chosen) & set(test)
+    assert chosen.tolist() == few_shot.choose(labels, pool, 5, seed=1).tolist()
+    assert chosen.tolist() != few_shot.choose(labels, pool, 5, seed=2).tolist()
+    assert few_shot.choose(labels, pool, "full", seed=0) is pool
+
+
+def test_contender_changes_recipe_fields_and_options():
+    arguments = recipes_small_data.train_arguments("small_data/weight_decay=0.5/min_steps=3000")
+    assert arguments["recipe"] == RECIPES["small_data"].replace(weight_decay=0.5, min_steps=3000)
+    arguments = recipes_small_data.train_arguments("-auto_augment/mixup_alpha=0.2/holdout=0.1")
+    assert arguments["recipe"].auto_augment is None
+    assert arguments["recipe"].mixup_alpha == 0.2
+    assert arguments["validation_split"] == 0.1
+    assert recipes_small_data.train_arguments("paper/no_holdout") == {
+        "recipe": "paper", "validation_split": 0.0}
+
+
+def test_contender_field_change_needs_a_named_recipe():
+    with pytest.raises(ValueError, match="needs a recipe by name.*'paper/min_steps=10'"):
+        recipes_small_data.train_arguments("paper/min_steps=10")
+    with pytest.raises(ValueError, match="Unknown change 'momentum=0.5'"):
+        recipes_small_data.train_arguments("small_data/momentum=0.5")
