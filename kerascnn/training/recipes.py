@@ -269,8 +269,8 @@ _RECIPE_LIST = (
         "Hutter 2019) with warm-up into cosine decay, label smoothing, TrivialAugment and random "
         "erasing on top of the family's own augmentation policy less its flips, which change the "
         "class of digits and letters (and except the Inception crops, which need ImageNet's "
-        "volume of data); no mixup, cutmix or EMA, which need longer runs than small data "
-        "allows.",
+        "volume of data); no mixup, cutmix or weight average, none of which helped in the runs "
+        "of tools/recipes_small_data.py.",
     ),
     Recipe(
         "cifar_cosine",
