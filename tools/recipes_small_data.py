@@ -151,7 +151,8 @@ def train_arguments(contender: str) -> dict:
         if name in RECIPE_FIELDS:
             if isinstance(recipe, str) and recipe not in RECIPES:
                 raise ValueError(f"{change!r} needs a recipe by name. Received: {contender!r}")
-            recipe = RECIPES.get(recipe, recipe).replace(**{name: json.loads(value)})
+            recipe = (RECIPES[recipe] if isinstance(recipe, str) else recipe).replace(
+                **{name: json.loads(value)})
         elif name == "augmentation":
             # A policy's name, or ops joined by "+" (augmentation=pad_crop: the CIFAR policy
             # without its flips).
