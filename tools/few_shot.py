@@ -11,6 +11,7 @@ import numpy as np
 
 
 def digits_pool():
+    """scikit-learn's 1,797 digits as uint8 images (8x8x1, 0-255) and their labels."""
     from sklearn.datasets import load_digits
 
     digits = load_digits()
@@ -32,11 +33,14 @@ def shapes_pool(root: str, per_class: int = 100):
 
 
 def split_even_odd(count: int):
+    """A pool's indices in two: the even ones to draw training images from, the odd ones to test."""
     index = np.arange(count)
     return index[0::2], index[1::2]
 
 
 def choose(labels: np.ndarray, pool: np.ndarray, k, seed: int) -> np.ndarray:
+    """k indices of each class drawn from `pool` without replacement by `seed`, or the whole pool
+    for k="full"."""
     if k == "full":
         return pool
     rng = np.random.default_rng(seed)
