@@ -150,7 +150,8 @@ def train_arguments(contender: str) -> dict:
         name, _, value = change.partition("=")
         if name in RECIPE_FIELDS:
             if isinstance(recipe, str) and recipe not in RECIPES:
-                raise ValueError(f"{change!r} needs a recipe by name. Received: {contender!r}")
+                raise ValueError(f"{change!r} needs a recipe by name, not {recipe!r}. "
+                                 f"Received: contender={contender!r}")
             recipe = (RECIPES[recipe] if isinstance(recipe, str) else recipe).replace(
                 **{name: json.loads(value)})
         elif name == "augmentation":
