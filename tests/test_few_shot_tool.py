@@ -1,5 +1,6 @@
 """The few-shot benchmark's protocol and contender names (`tools/recipes_small_data.py`)."""
 
+import json
 import os
 import sys
 
@@ -41,3 +42,19 @@ def test_contender_field_change_needs_a_named_recipe():
         recipes_small_data.train_arguments("paper/min_steps=10")
     with pytest.raises(ValueError, match="Unknown change 'momentum=0.5'"):
         recipes_small_data.train_arguments("small_data/momentum=0.5")
+
+
+def test_ablation_table_pairs_each_removal_with_the_whole_recipe_by_seed(tmp_path, capsys):
+    rows = [("auto", 0, 0.90), ("auto", 1, 0.80), ("auto", 2, 0.70),
+            ("-min_steps", 0, 0.85), ("-min_steps", 1, 0.70),  # -5 and -10 points: -7.5
+            ("-warmup", 2, 0.75),  # +5 points on the one seed it ran
+            ("-warmup/holdout=0.1", 0, 0.10)]  # A combined change is no ablation row.
+    path = tmp_path / "results.jsonl"
+    path.write_text("".join(json.dumps({
+        "dataset": "digits", "model": "lenet5", "k": 5, "seed": seed, "contender": contender,
+        "test_accuracy": accuracy}) + "\n" for contender, seed, accuracy in rows))
+    recipes_small_data.ablation_markdown(str(path))
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines == ["| lenet5 on digits, without | k=5 |", "|---|---|",
+                     "| nothing (auto) | 80.0% (3) |", "| min_steps | -7.5 (2) |",
+                     "| warmup | +5.0 (1) |"]

@@ -31,8 +31,8 @@ it ("full"). Contenders, each scored on the same test images:
         --models lenet5 resnet20 shufflenet_v2_x0_5 --ks 5 10 20 50 full --seeds 5 \
         --out tools/results/recipes_small_data.jsonl
 
-Each result is appended to the JSON-lines file as it comes, and `--table` prints the mean and
-spread over seeds of what the file holds.
+Each result is appended to the JSON-lines file as it comes; `--table` prints the mean and spread
+over seeds of what the file holds, `--markdown` and `--ablation-markdown` the README's tables.
 """
 
 from __future__ import annotations
@@ -304,6 +304,30 @@ def markdown(path: str) -> None:
             print(f"| {contender} | " + " | ".join(row) + " |")
 
 
+def ablation_markdown(path: str) -> None:
+    """The ablation as markdown tables, one per dataset and model that has one: for each feature
+    and k, the change in test accuracy (points) when it is removed, against the whole recipe
+    ("auto") on the same seeds, their number in parentheses."""
+    seeds = collections.defaultdict(dict)
+    for (dataset, model, k, seed, contender), row in done_rows(path).items():
+        seeds[(dataset, model, k, contender)][seed] = 100 * row["test_accuracy"]
+    ablated = {key for key in seeds if key[3].startswith("-") and "/" not in key[3]}
+    for dataset, model in sorted({key[:2] for key in ablated}):
+        ks = sorted({key[2] for key in ablated if key[:2] == (dataset, model)},
+                    key=lambda k: (k == "full", int(k) if k.isdigit() else 0))
+        whole = [seeds.get((dataset, model, k, "auto"), {}) for k in ks]
+        print(f"\n| {model} on {dataset}, without | " + " | ".join(
+            "all" if k == "full" else f"k={k}" for k in ks) + " |\n" + "|---" * (len(ks) + 1)
+            + "|\n| nothing (auto) | " + " | ".join(f"{np.mean(list(base.values())):.1f}% "
+                                                  f"({len(base)})" for base in whole) + " |")
+        for feature in sorted({key[3] for key in ablated if key[:2] == (dataset, model)}):
+            changes = [[seeds[(dataset, model, k, feature)][seed] - base[seed] for seed in base
+                        if seed in seeds.get((dataset, model, k, feature), {})]
+                       for k, base in zip(ks, whole)]
+            print(f"| {feature[1:]} | " + " | ".join(
+                f"{np.mean(change):+.1f} ({len(change)})" if change else "" for change in changes)
+                + " |")
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", nargs="+", default=["digits", "shapes"])
@@ -323,9 +347,12 @@ def main() -> None:
     parser.add_argument("--table", action="store_true", help="print the table of --out and stop")
     parser.add_argument("--markdown", action="store_true",
                         help="print --out as markdown tables (the README's) and stop")
+    parser.add_argument("--ablation-markdown", action="store_true",
+                        help="print the ablation in --out as markdown tables and stop")
     args = parser.parse_args()
-    if args.table or args.markdown:
-        (markdown if args.markdown else table)(args.out)
+    if args.table or args.markdown or args.ablation_markdown:
+        (markdown if args.markdown else ablation_markdown if args.ablation_markdown else
+         table)(args.out)
         return
     args.ks = [k if k == "full" else int(k) for k in args.ks]
     if args.seed_list is not None:
