@@ -48,6 +48,7 @@ def test_ablation_table_pairs_each_removal_with_the_whole_recipe_by_seed(tmp_pat
     rows = [("auto", 0, 0.90), ("auto", 1, 0.80), ("auto", 2, 0.70),
             ("-min_steps", 0, 0.85), ("-min_steps", 1, 0.70),  # -5 and -10 points: -7.5
             ("-warmup", 2, 0.75),  # +5 points on the one seed it ran
+            ("-adamw", 0, 0.8996),  # -0.04 points, printed as +0.0
             ("-warmup/holdout=0.1", 0, 0.10)]  # A combined change is no ablation row.
     path = tmp_path / "results.jsonl"
     path.write_text("".join(json.dumps({
@@ -56,5 +57,6 @@ def test_ablation_table_pairs_each_removal_with_the_whole_recipe_by_seed(tmp_pat
     recipes_small_data.ablation_markdown(str(path))
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines == ["| lenet5 on digits, without | k=5 |", "|---|---|",
-                     "| nothing (auto) | 80.0% (3) |", "| min_steps | -7.5 (2) |",
+                     "| nothing (auto) | 80.0% (3) |", "| adamw | +0.0 (1) |",
+                     "| min_steps | -7.5 (2) |",
                      "| warmup | +5.0 (1) |"]

@@ -324,9 +324,10 @@ def ablation_markdown(path: str) -> None:
             changes = [[seeds[(dataset, model, k, feature)][seed] - base[seed] for seed in base
                         if seed in seeds.get((dataset, model, k, feature), {})]
                        for k, base in zip(ks, whole)]
+            # Rounded first, so that -0.04 prints as +0.0.
             print(f"| {feature[1:]} | " + " | ".join(
-                f"{np.mean(change):+.1f} ({len(change)})" if change else "" for change in changes)
-                + " |")
+                f"{round(np.mean(change), 1) + 0.0:+.1f} ({len(change)})" if change else ""
+                for change in changes) + " |")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
