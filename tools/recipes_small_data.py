@@ -274,8 +274,7 @@ def accuracies(path: str) -> dict:
 
 def table(path: str) -> None:
     cells = accuracies(path)
-    print(f"{'dataset':8} {'model':10} {'k':>5} {'contender':18} {'mean':>6} {'min':>6} "
-          f"{'max':>6} seeds")
+    print(f"{'dataset':8} {'model':10} {'k':>5} {'contender':18}   mean    min    max seeds")
     for (dataset, model, k, contender), values in sorted(cells.items()):
         print(f"{dataset:8} {model:10} {k:>5} {contender:18} {np.mean(values):6.3f} "
               f"{np.min(values):6.3f} {np.max(values):6.3f} {len(values)}")
@@ -305,9 +304,8 @@ def markdown(path: str) -> None:
 
 
 def ablation_markdown(path: str) -> None:
-    """The ablation as markdown tables, one per dataset and model that has one: for each feature
-    and k, the change in test accuracy (points) when it is removed, against the whole recipe
-    ("auto") on the same seeds, their number in parentheses."""
+    """The ablation as markdown tables: for each feature and k, the change in test accuracy
+    (points) when it is removed, against the whole recipe ("auto") on the same seeds (how many)."""
     seeds = collections.defaultdict(dict)
     for (dataset, model, k, seed, contender), row in done_rows(path).items():
         seeds[(dataset, model, k, contender)][seed] = 100 * row["test_accuracy"]
@@ -319,7 +317,8 @@ def ablation_markdown(path: str) -> None:
         print(f"\n| {model} on {dataset}, without | " + " | ".join(
             "all" if k == "full" else f"k={k}" for k in ks) + " |\n" + "|---" * (len(ks) + 1)
             + "|\n| nothing (auto) | " + " | ".join(f"{np.mean(list(base.values())):.1f}% "
-                                                  f"({len(base)})" for base in whole) + " |")
+                                                  f"({len(base)})" if base else ""
+                                                  for base in whole) + " |")
         for feature in sorted({key[3] for key in ablated if key[:2] == (dataset, model)}):
             changes = [[seeds[(dataset, model, k, feature)][seed] - base[seed] for seed in base
                         if seed in seeds.get((dataset, model, k, feature), {})]
@@ -328,6 +327,7 @@ def ablation_markdown(path: str) -> None:
             print(f"| {feature[1:]} | " + " | ".join(
                 f"{round(np.mean(change), 1) + 0.0:+.1f} ({len(change)})" if change else ""
                 for change in changes) + " |")
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
