@@ -11,6 +11,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "too
 
 import few_shot  # noqa: E402
 import recipes_small_data  # noqa: E402
+import small_data_results  # noqa: E402
 
 from kerascnn.training.recipes import RECIPES  # noqa: E402
 
@@ -54,7 +55,7 @@ def test_ablation_table_pairs_each_removal_with_the_whole_recipe_by_seed(tmp_pat
     path.write_text("".join(json.dumps({
         "dataset": "digits", "model": "lenet5", "k": 5, "seed": seed, "contender": contender,
         "test_accuracy": accuracy}) + "\n" for contender, seed, accuracy in rows))
-    recipes_small_data.ablation_markdown(str(path))
+    small_data_results.ablation_markdown(str(path))
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines == ["| lenet5 on digits, without | k=5 |", "|---|---|",
                      "| nothing (auto) | 80.0% (3) |", "| adamw | +0.0 (1) |",

@@ -38,7 +38,6 @@ over seeds of what the file holds, `--markdown` and `--ablation-markdown` the RE
 from __future__ import annotations
 
 import argparse
-import collections
 import json
 import os
 import subprocess
@@ -51,6 +50,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from few_shot import as_folder, choose, digits_pool, shapes_pool, split_even_odd  # noqa: E402
+from small_data_results import ablation_markdown, done_rows, markdown, table  # noqa: E402
 
 # The features of "small_data" an ablation removes, with the value that turns each off.
 ABLATIONS = {
@@ -242,93 +242,6 @@ def experiments(args, workdir):
                     yield dataset, k, seed, train, test_data, 3
 
 
-def done_rows(path: str) -> dict:
-    """The rows already in the results file, by (dataset, model, k, seed, contender): a stopped
-    grid resumes where it stopped. A row marked "superseded" (measured with code that has since
-    changed what that run computes) is run again."""
-    rows = {}
-    if os.path.exists(path):
-        with open(path) as handle:
-            for line in handle:
-                row = json.loads(line)
-                if "superseded" in row:
-                    continue
-                rows[(row["dataset"], row["model"], str(row["k"]), row["seed"],
-                      row["contender"])] = row
-    return rows
-
-
-def accuracies(path: str) -> dict:
-    """Test accuracies by (dataset, model, k, contender), one per seed, superseded rows left
-    out. A row that is another contender's run (the same resolved plan and seed, `same_run_as`)
-    counts for both."""
-    cells = collections.defaultdict(list)
-    with open(path) as handle:
-        for line in handle:
-            row = json.loads(line)
-            if "superseded" not in row:
-                cells[(row["dataset"], row["model"], str(row["k"]), row["contender"])].append(
-                    row["test_accuracy"])
-    return cells
-
-
-def table(path: str) -> None:
-    cells = accuracies(path)
-    print(f"{'dataset':8} {'model':10} {'k':>5} {'contender':18}   mean    min    max seeds")
-    for (dataset, model, k, contender), values in sorted(cells.items()):
-        print(f"{dataset:8} {model:10} {k:>5} {contender:18} {np.mean(values):6.3f} "
-              f"{np.min(values):6.3f} {np.max(values):6.3f} {len(values)}")
-
-
-def markdown(path: str) -> None:
-    """One markdown table per dataset and model: contenders by k, mean test accuracy over the
-    seeds (their number in parentheses where fewer than the most of that table)."""
-    cells = accuracies(path)
-    for dataset, model in sorted({key[:2] for key in cells}):
-        keys = [key for key in cells if key[:2] == (dataset, model)]
-        ks = sorted({key[2] for key in keys}, key=lambda k: (k == "full", int(k) if
-                                                              k.isdigit() else 0))
-        contenders = sorted({key[3] for key in keys}, key=lambda c: (c.startswith("-"), c))
-        most = max(len(cells[key]) for key in keys)
-        print(f"\n{model} on {dataset}: mean over {most} seeds unless a number is given.\n")
-        print(f"| {model} on {dataset} | " + " | ".join(
-            "all" if k == "full" else f"k={k}" for k in ks) + " |")
-        print("|---" * (len(ks) + 1) + "|")
-        for contender in contenders:
-            row = []
-            for k in ks:
-                values = cells.get((dataset, model, k, contender))
-                row.append("" if not values else f"{100 * np.mean(values):.1f}%" + (
-                    f" ({len(values)})" if len(values) < most else ""))
-            print(f"| {contender} | " + " | ".join(row) + " |")
-
-
-def ablation_markdown(path: str) -> None:
-    """The ablation as markdown tables: for each feature and k, the change in test accuracy
-    (points) when it is removed, against the whole recipe ("auto") on the same seeds (how many)."""
-    seeds = collections.defaultdict(dict)
-    for (dataset, model, k, seed, contender), row in done_rows(path).items():
-        seeds[(dataset, model, k, contender)][seed] = 100 * row["test_accuracy"]
-    ablated = {key for key in seeds if key[3].startswith("-") and "/" not in key[3]}
-    for dataset, model in sorted({key[:2] for key in ablated}):
-        ks = sorted({key[2] for key in ablated if key[:2] == (dataset, model)},
-                    key=lambda k: (k == "full", int(k) if k.isdigit() else 0))
-        whole = [seeds.get((dataset, model, k, "auto"), {}) for k in ks]
-        print(f"\n| {model} on {dataset}, without | " + " | ".join(
-            "all" if k == "full" else f"k={k}" for k in ks) + " |\n" + "|---" * (len(ks) + 1)
-            + "|\n| nothing (auto) | " + " | ".join(f"{np.mean(list(base.values())):.1f}% "
-                                                  f"({len(base)})" if base else ""
-                                                  for base in whole) + " |")
-        for feature in sorted({key[3] for key in ablated if key[:2] == (dataset, model)}):
-            changes = [[seeds[(dataset, model, k, feature)][seed] - base[seed] for seed in base
-                        if seed in seeds.get((dataset, model, k, feature), {})]
-                       for k, base in zip(ks, whole)]
-            # Rounded first, so that -0.04 prints as +0.0.
-            print(f"| {feature[1:]} | " + " | ".join(
-                f"{round(np.mean(change), 1) + 0.0:+.1f} ({len(change)})" if change else ""
-                for change in changes) + " |")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", nargs="+", default=["digits", "shapes"])
@@ -351,10 +264,10 @@ def main() -> None:
     parser.add_argument("--ablation-markdown", action="store_true",
                         help="print the ablation in --out as markdown tables and stop")
     args = parser.parse_args()
-    if args.table or args.markdown or args.ablation_markdown:
-        (markdown if args.markdown else ablation_markdown if args.ablation_markdown else
-         table)(args.out)
-        return
+    for shown, show in ((args.table, table), (args.markdown, markdown),
+                        (args.ablation_markdown, ablation_markdown)):
+        if shown:
+            return show(args.out)
     args.ks = [k if k == "full" else int(k) for k in args.ks]
     if args.seed_list is not None:
         args.seeds = max(args.seeds, max(args.seed_list) + 1)
