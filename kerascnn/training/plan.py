@@ -250,6 +250,17 @@ def _check_arguments(epochs, batch_size, learning_rate, validation_split, seed, 
     validation.check_bool(report, "report")
 
 
+def recipe_batch_size(recipe: Recipe, examples: int | None) -> int:
+    """The recipe's batch on `examples` training images: `recipe.batch_size`, or on a set too
+    small for `recipe.min_batches` such batches, the set's share `ceil(examples / min_batches)`.
+    Full-batch steps on a few dozen images generalize worse than small noisy ones (Keskar et al.,
+    "On Large-Batch Training for Deep Learning: Generalization Gap and Sharp Minima", ICLR 2017;
+    tools/recipes_small_data.py)."""
+    if not recipe.min_batches or not examples:
+        return recipe.batch_size
+    return max(1, min(recipe.batch_size, math.ceil(examples / recipe.min_batches)))
+
+
 def passes_per_epoch(recipe: Recipe, examples: int | None, batch_size: int, epochs: int) -> int:
     """Passes over the training data in one epoch: enough for `recipe.min_steps` optimizer steps
     in the run. An epoch of a small dataset is then several passes, which keeps the per-epoch
@@ -315,9 +326,11 @@ def plan(model_or_name, data, *, recipe="auto", epochs=None, batch_size=None, le
     validation_split, examples = split_and_count(validation_split, data, split=split,
                                                  data_dir=data_dir)
     recipe = resolve_recipe(recipe, spec.family, spec.input_shape, examples)
-    global_batch = batch_size or recipe.batch_size
+    global_batch = batch_size or recipe_batch_size(recipe, examples)
     epochs = epochs or recipe.epochs
-    rate = learning_rate or optim.scaled_learning_rate(recipe, global_batch)
+    # A batch shrunk to a small set keeps the recipe's rate: the recipe's batch never existed
+    # there (on 15 images a batch of 32 is all 15).
+    rate = learning_rate or optim.scaled_learning_rate(recipe, batch_size or recipe.batch_size)
     if augmentation == "recipe":
         augmentation = resolve_augmentation(recipe, spec.family, spec.input_shape)
     normalization = recipe.normalization if spec.input_shape[2] == 3 else "unit"

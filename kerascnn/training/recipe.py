@@ -87,6 +87,10 @@ class Recipe:
             thousand steps ends with an average of mostly its initial weights.
         min_steps: The run lasts at least this many optimizer steps: epochs are raised on small
             datasets, where an epoch is a handful of steps.
+        min_batches: A pass over the training data makes at least this many batches: on a set
+            smaller than `min_batches * batch_size` images the batch shrinks to a share of it,
+            at the recipe's learning rate, so that each step draws a different subset rather
+            than the whole set (0: the batch is `batch_size` however small the set).
     """
 
     name: str
@@ -125,6 +129,7 @@ class Recipe:
     ema_decay: float = 0.0
     ema_warmup: bool = False
     min_steps: int = 0
+    min_batches: int = 0
 
     def __post_init__(self):
         validation.check_choice(self.schedule, "schedule", SCHEDULES)
@@ -134,6 +139,7 @@ class Recipe:
         validation.check_positive_int(self.epochs, "epochs")
         validation.check_positive_int(self.auto_augment_ops, "auto_augment_ops")
         validation.check_positive_int(self.min_steps, "min_steps", minimum=0)
+        validation.check_positive_int(self.min_batches, "min_batches", minimum=0)
         for name in ("label_smoothing", "mix_probability", "switch_probability",
                      "auto_augment_magnitude", "random_erasing"):
             validation.check_fraction(getattr(self, name), name, inclusive_high=True)
