@@ -193,3 +193,25 @@ def test_data_spec_of_in_memory_data_cannot_be_reloaded():
     assert DataSpec.from_config({}) is None
     with pytest.raises(TypeError, match="augmentation"):
         DataSpec.of("digits", augmentation="flip")
+
+
+def test_a_small_set_gets_batches_of_its_share_at_the_recipe_rate(no_loading):
+    from kerascnn.training.recipes import RECIPES
+
+    recipe = RECIPES["small_data"].replace(min_batches=2)
+    fifteen = (np.zeros((15, 8, 8, 1), "uint8"), np.repeat(np.arange(3), 5))
+    decided = plan("lenet5", fifteen, recipe=recipe, input_shape=(16, 16, 1))
+    # Two batches a pass: ceil(15 / 2) = 8 images, at the rate the recipe sets for its batch.
+    assert decided.batch_size == 8
+    assert decided.phases[0].learning_rate == pytest.approx(recipe.learning_rate)
+    # 1,500 steps of two batches a pass in 60 epochs: 13 passes an epoch (ceil(1500 / 120)).
+    assert decided.passes_per_epoch == 13
+    # A set of at least two of the recipe's batches keeps it; an explicit batch is kept and
+    # scales the rate linearly.
+    eighty = (np.zeros((80, 8, 8, 1), "uint8"), np.repeat(np.arange(4), 20))
+    assert plan("lenet5", eighty, recipe=recipe, input_shape=(16, 16, 1)).batch_size == 32
+    chosen = plan("lenet5", fifteen, recipe=recipe, batch_size=4, input_shape=(16, 16, 1))
+    assert chosen.batch_size == 4
+    assert chosen.phases[0].learning_rate == pytest.approx(recipe.learning_rate * 4 / 32)
+    with pytest.raises(ValueError, match="min_batches.*Received: min_batches=-1"):
+        recipe.replace(min_batches=-1)
