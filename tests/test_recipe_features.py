@@ -144,6 +144,19 @@ def test_random_erasing_replaces_one_rectangle():
         assert rows.size < image.size
 
 
+def test_random_erasing_with_a_constant_fill():
+    erase = regularizers.image_transform(erasing=1.0, erasing_fill=127.5, seed=0)
+    for _ in range(6):
+        image = erase(tf.fill((32, 32, 3), 100.0)).numpy()
+        erased = np.any(image != 100.0, axis=-1)
+        rows, cols = np.nonzero(erased)
+        # One rectangle, every pixel and channel of it the fill, the rest untouched.
+        assert erased.sum() == (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1)
+        assert np.all(image[erased] == 127.5) and erased.sum() < erased.size
+    with pytest.raises(ValueError, match="Received: erasing_fill=300"):
+        BASE.replace(erasing_fill=300)
+
+
 def test_linear_warmup_then_schedule():
     recipe = BASE.replace(warmup_epochs=2, schedule="step", milestones=(91, 136))
     schedule = optim.make_schedule(recipe, 0.1, epochs=182, steps_per_epoch=5)

@@ -65,7 +65,7 @@ ABLATIONS = {
 # Recipe fields a contender may change, e.g. "small_data/weight_decay=0.5" (values in JSON).
 RECIPE_FIELDS = ("learning_rate", "weight_decay", "min_steps", "mixup_alpha", "cutmix_alpha",
                  "label_smoothing", "random_erasing", "ema_decay", "ema_warmup", "epochs",
-                 "batch_size", "min_batches")
+                 "batch_size", "min_batches", "erasing_fill")
 INPUT_SHAPES = {"lenet5": (32, 32, 1), "resnet20": (32, 32, 3), "resnet18": (64, 64, 3),
                 "shufflenet_v2_x0_5": (64, 64, 3)}
 

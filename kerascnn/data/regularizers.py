@@ -20,7 +20,7 @@ _RANGE = (0.0, 255.0)
 
 
 def image_transform(*, auto_augment: str | None = None, ops: int = 2, magnitude: float = 0.5,
-                    erasing: float = 0.0, seed: int = 0):
+                    erasing: float = 0.0, erasing_fill: float | None = None, seed: int = 0):
     """A function of one (H, W, C) image in [0, 255], or None when there is nothing to do.
 
     Each image draws its own ops, as in both papers; one call of Keras's `RandAugment` on a
@@ -32,7 +32,8 @@ def image_transform(*, auto_augment: str | None = None, ops: int = 2, magnitude:
             `RandAugment` draws the strength of each op that way).
         ops: Ops per image for "randaugment".
         magnitude: The largest strength, in [0, 1].
-        erasing: Probability of erasing one random rectangle (area 2% to 33%) with noise.
+        erasing: Probability of erasing one random rectangle (area 2% to 33%).
+        erasing_fill: The rectangle's value, or None for Keras's noise.
         seed: Seed of the layers' generators.
     """
     steps = []
@@ -43,7 +44,8 @@ def image_transform(*, auto_augment: str | None = None, ops: int = 2, magnitude:
     if erasing:
         # Keras's `factor` p draws each image's probability uniformly in [0, p]; (p, p) is p.
         erase = keras.layers.RandomErasing(factor=(float(erasing), float(erasing)),
-                                           value_range=_RANGE, seed=seed + 1)
+                                           fill_value=erasing_fill, value_range=_RANGE,
+                                           seed=seed + 1)
         steps.append(lambda image: erase(image, training=True))
     if not steps:
         return None

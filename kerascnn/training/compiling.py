@@ -84,7 +84,8 @@ def image_transform(recipe: Recipe, seed: int):
     """The recipe's per-image regularizers for `kerascnn.data.load(image_transform=...)`."""
     return regularizers.image_transform(
         auto_augment=recipe.auto_augment, ops=recipe.auto_augment_ops,
-        magnitude=recipe.auto_augment_magnitude, erasing=recipe.random_erasing, seed=seed)
+        magnitude=recipe.auto_augment_magnitude, erasing=recipe.random_erasing,
+        erasing_fill=recipe.erasing_fill, seed=seed)
 
 
 def batch_transform(recipe: Recipe, num_classes: int, seed: int, epochs: int):

@@ -79,6 +79,9 @@ class Recipe:
             Keras's `RandAugment` draws from.
         random_erasing: Probability of erasing one random rectangle per image (Zhong et al.,
             "Random Erasing Data Augmentation", AAAI 2020); 0 for none.
+        erasing_fill: The erased rectangle's value in [0, 255], as Zhong et al.'s and timm's
+            constant fill; None for Keras's `RandomErasing` noise (a normal draw times 255,
+            clipped: about half of the pixels black and a sixth white).
         ema_decay: Decay of an exponential moving average of the weights (Polyak & Juditsky
             1992; timm's `--model-ema-decay`), used for validation, checkpoints and the final
             model; 0 for none.
@@ -126,6 +129,7 @@ class Recipe:
     auto_augment_ops: int = 2
     auto_augment_magnitude: float = 0.5
     random_erasing: float = 0.0
+    erasing_fill: float | None = None
     ema_decay: float = 0.0
     ema_warmup: bool = False
     min_steps: int = 0
@@ -156,6 +160,11 @@ class Recipe:
         if not isinstance(self.ema_warmup, bool):
             raise ValueError(f"ema_warmup must be True or False. "
                              f"Received: ema_warmup={self.ema_warmup!r}")
+        if self.erasing_fill is not None and not (
+            isinstance(self.erasing_fill, (int, float)) and 0 <= self.erasing_fill <= 255
+        ):
+            raise ValueError(f"erasing_fill must be None or a number in [0, 255]. "
+                             f"Received: erasing_fill={self.erasing_fill!r}")
         if self.mix_stop_epoch is not None:
             validation.check_positive_int(self.mix_stop_epoch, "mix_stop_epoch", minimum=0)
 
