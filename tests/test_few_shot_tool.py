@@ -61,3 +61,16 @@ def test_ablation_table_pairs_each_removal_with_the_whole_recipe_by_seed(tmp_pat
                      "| nothing (auto) | 80.0% (3) |", "| adamw | +0.0 (1) |",
                      "| min_steps | -7.5 (2) |",
                      "| warmup | +5.0 (1) |"]
+
+
+def test_markdown_gives_the_count_of_seeds_unless_it_is_the_protocols(tmp_path, capsys):
+    runs = [("auto", seed, 0.5 + seed / 100) for seed in range(10)]  # Mean 54.5%.
+    runs += [("tutorial", seed, 0.4) for seed in range(5)]
+    runs += [("paper", seed, 0.3) for seed in range(3)]
+    path = tmp_path / "results.jsonl"
+    path.write_text("".join(json.dumps({
+        "dataset": "shapes", "model": "lenet5", "k": 5, "seed": seed, "contender": contender,
+        "test_accuracy": accuracy}) + "\n" for contender, seed, accuracy in runs))
+    small_data_results.markdown(str(path))
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-3:] == ["| auto | 54.5% (10) |", "| paper | 30.0% (3) |", "| tutorial | 40.0% |"]

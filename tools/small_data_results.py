@@ -59,23 +59,23 @@ def table(path: str) -> None:
               f"{np.min(values):6.3f} {np.max(values):6.3f} {len(values)}")
 
 
-def markdown(path: str) -> None:
+def markdown(path: str, protocol_seeds: int = 5) -> None:
     """One markdown table per dataset and model: contenders by k, mean test accuracy over the
-    seeds (their number in parentheses where fewer than the most of that table)."""
+    seeds (their number in parentheses where it is not the protocol's `protocol_seeds`)."""
     cells = accuracies(path)
     for dataset, model in sorted({key[:2] for key in cells}):
         keys = [key for key in cells if key[:2] == (dataset, model)]
         ks = ordered({key[2] for key in keys})
         contenders = sorted({key[3] for key in keys}, key=lambda c: (c.startswith("-"), c))
-        most = max(len(cells[key]) for key in keys)
-        print(f"\n{model} on {dataset}: mean over {most} seeds unless a number is given.\n")
+        print(f"\n{model} on {dataset}: mean over {protocol_seeds} seeds unless a number is "
+              "given.\n")
         print(_header(f"{model} on {dataset}", ks))
         for contender in contenders:
             row = []
             for k in ks:
                 values = cells.get((dataset, model, k, contender))
                 row.append("" if not values else f"{100 * np.mean(values):.1f}%" + (
-                    f" ({len(values)})" if len(values) < most else ""))
+                    f" ({len(values)})" if len(values) != protocol_seeds else ""))
             print(f"| {contender} | " + " | ".join(row) + " |")
 
 
