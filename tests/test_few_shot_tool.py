@@ -45,17 +45,22 @@ def test_contender_field_change_needs_a_named_recipe():
         recipes_small_data.train_arguments("small_data/momentum=0.5")
 
 
+def _results_file(tmp_path, dataset, runs) -> str:
+    """A results file of LeNet-5 runs at k = 5: (contender, seed, test accuracy) each."""
+    path = tmp_path / "results.jsonl"
+    path.write_text("".join(json.dumps({
+        "dataset": dataset, "model": "lenet5", "k": 5, "seed": seed, "contender": contender,
+        "test_accuracy": accuracy}) + "\n" for contender, seed, accuracy in runs))
+    return str(path)
+
+
 def test_ablation_table_pairs_each_removal_with_the_whole_recipe_by_seed(tmp_path, capsys):
     rows = [("auto", 0, 0.90), ("auto", 1, 0.80), ("auto", 2, 0.70),
             ("-min_steps", 0, 0.85), ("-min_steps", 1, 0.70),  # -5 and -10 points: -7.5
             ("-warmup", 2, 0.75),  # +5 points on the one seed it ran
             ("-adamw", 0, 0.8996),  # -0.04 points, printed as +0.0
             ("-warmup/holdout=0.1", 0, 0.10)]  # A combined change is no ablation row.
-    path = tmp_path / "results.jsonl"
-    path.write_text("".join(json.dumps({
-        "dataset": "digits", "model": "lenet5", "k": 5, "seed": seed, "contender": contender,
-        "test_accuracy": accuracy}) + "\n" for contender, seed, accuracy in rows))
-    small_data_results.ablation_markdown(str(path))
+    small_data_results.ablation_markdown(_results_file(tmp_path, "digits", rows))
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines == ["| lenet5 on digits, without | k=5 |", "|---|---|",
                      "| nothing (auto) | 80.0% (3) |", "| adamw | +0.0 (1) |",
@@ -67,10 +72,6 @@ def test_markdown_gives_the_count_of_seeds_unless_it_is_the_protocols(tmp_path, 
     runs = [("auto", seed, 0.5 + seed / 100) for seed in range(10)]  # Mean 54.5%.
     runs += [("tutorial", seed, 0.4) for seed in range(5)]
     runs += [("paper", seed, 0.3) for seed in range(3)]
-    path = tmp_path / "results.jsonl"
-    path.write_text("".join(json.dumps({
-        "dataset": "shapes", "model": "lenet5", "k": 5, "seed": seed, "contender": contender,
-        "test_accuracy": accuracy}) + "\n" for contender, seed, accuracy in runs))
-    small_data_results.markdown(str(path))
+    small_data_results.markdown(_results_file(tmp_path, "shapes", runs))
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[-3:] == ["| auto | 54.5% (10) |", "| paper | 30.0% (3) |", "| tutorial | 40.0% |"]
