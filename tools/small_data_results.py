@@ -38,16 +38,11 @@ def done_rows(path: str) -> dict:
 
 
 def accuracies(path: str) -> dict:
-    """Test accuracies by (dataset, model, k, contender), one per seed, superseded rows left
-    out. A row that is another contender's run (the same resolved plan and seed, `same_run_as`)
-    counts for both."""
+    """Test accuracies by (dataset, model, k, contender), one per seed (`done_rows`). A row that
+    is another contender's run (the same resolved plan and seed, `same_run_as`) counts for both."""
     cells = collections.defaultdict(list)
-    with open(path) as handle:
-        for line in handle:
-            row = json.loads(line)
-            if "superseded" not in row:
-                cells[(row["dataset"], row["model"], str(row["k"]), row["contender"])].append(
-                    row["test_accuracy"])
+    for (dataset, model, k, _seed, contender), row in done_rows(path).items():
+        cells[(dataset, model, k, contender)].append(row["test_accuracy"])
     return cells
 
 
