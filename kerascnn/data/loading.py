@@ -12,6 +12,7 @@ from kerascnn.data import augmentation as augmentation_lib
 from kerascnn.data.checks import MAX_CLASSES
 from kerascnn.data.counting import drops_last_batch
 from kerascnn.data.normalization import NORMALIZATIONS, normalize
+from kerascnn.data.regularizers import map_seeded
 from kerascnn.data.sources import Source, array_source, dataset_source, digits_source
 from kerascnn.data.transforms import (
     center_crop,
@@ -230,7 +231,8 @@ def load(
             sub-folders), or for a tensorflow-datasets name its "test" split (`split` may name
             another). `validation_split` does not apply.
         image_transform: A function of one training image (float32, model size, [0, 255])
-            applied after `augmentation`: RandAugment, random erasing
+            and `seed=`, that image's seed for stateless random ops, applied after
+            `augmentation`: RandAugment, random erasing
             (`kerascnn.data.regularizers.image_transform`).
 
     Returns:
@@ -342,14 +344,14 @@ def _training_pipeline(dataset, examples, policy, input_shape, stored, normaliza
 
     cropped = policy.is_random
     if image_transform is not None:
-        def transform(image, label):
+        def transform(image, label, seed):
             image = tf.cast(image, tf.float32)
             if not cropped and stored != size:
                 image = center_crop(image, size)
             # Keras's image layers need to know the channels.
-            return image_transform(tf.ensure_shape(image, (*size, channels))), label
+            return image_transform(tf.ensure_shape(image, (*size, channels)), seed=seed), label
 
-        dataset = dataset.map(transform, num_parallel_calls=AUTOTUNE)
+        dataset = map_seeded(dataset, transform, seed, stream=1)
         cropped = True
 
     def finish(images, labels):

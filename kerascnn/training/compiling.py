@@ -89,15 +89,22 @@ def image_transform(recipe: Recipe, seed: int):
 
 
 def batch_transform(recipe: Recipe, num_classes: int, seed: int, epochs: int):
-    """`(function to map over training batches or None, callbacks for fit)`: one-hot labels,
-    mixup and cutmix, and the callback that stops mixing."""
+    """`(function of a dataset of training batches or None, callbacks for fit)`: the function
+    maps one-hot labels, mixup and cutmix over the batches (each its own seed), the callback
+    stops mixing."""
     stop = mix_stop_epoch(recipe, epochs)
     switch = regularizers.MixingSwitch(stop) if stop is not None else None
     transform = regularizers.batch_transform(
         num_classes, soft_labels=recipe.soft_labels, mixup_alpha=recipe.mixup_alpha,
         cutmix_alpha=recipe.cutmix_alpha, probability=recipe.mix_probability,
         switch_probability=recipe.switch_probability, switch=switch, seed=seed)
-    return transform, [switch] if switch else []
+    if transform is None:
+        return None, []
+
+    def apply(batches):
+        return regularizers.map_seeded(batches, transform, seed, stream=2)
+
+    return apply, [switch] if switch else []
 
 
 def for_outputs(dataset, names: list[str], one_hot_classes: int | None = None):

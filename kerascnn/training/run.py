@@ -289,7 +289,7 @@ class Run:
             passes = plan.passes_per_epoch
             train = bundle.train.repeat(passes) if passes > 1 else bundle.train
         if transform is not None:
-            train = train.map(transform, num_parallel_calls=tf.data.AUTOTUNE)
+            train = transform(train)
         return (shard_by_data(compiling.for_outputs(train, self._outputs, one_hot)),
                 shard_by_data(compiling.for_outputs(bundle.validation, self._outputs, one_hot)),
                 data_callbacks)
