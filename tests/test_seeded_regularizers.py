@@ -20,7 +20,8 @@ def _augmented(seed, passes=1):
     transform = regularizers.image_transform(auto_augment="trivialaugment", magnitude=0.9,
                                              erasing=0.5, seed=0)
     dataset = regularizers.map_seeded(
-        _images(), lambda image, label, seed: (transform(image, seed=seed), label), seed, 1)
+        _images(), lambda image, label, seed: (transform(image, seed=seed), label), seed,
+        regularizers.IMAGE_SEEDS)
     return [np.stack([image.numpy() for image, _ in dataset]) for _ in range(passes)]
 
 
@@ -43,7 +44,7 @@ def test_mixing_repeats_with_its_seed():
 
     def labels(seed):
         return np.concatenate([soft.numpy() for _, soft in regularizers.map_seeded(
-            images, mix, seed, stream=2)])
+            images, mix, seed, stream=regularizers.BATCH_SEEDS)])
 
     first = labels(3)
     assert np.array_equal(first, labels(3)) and not np.array_equal(first, labels(4))

@@ -12,7 +12,7 @@ from kerascnn.data import augmentation as augmentation_lib
 from kerascnn.data.checks import MAX_CLASSES
 from kerascnn.data.counting import drops_last_batch
 from kerascnn.data.normalization import NORMALIZATIONS, normalize
-from kerascnn.data.regularizers import map_seeded
+from kerascnn.data.regularizers import IMAGE_SEEDS, map_seeded
 from kerascnn.data.sources import Source, array_source, dataset_source, digits_source
 from kerascnn.data.transforms import (
     center_crop,
@@ -351,7 +351,7 @@ def _training_pipeline(dataset, examples, policy, input_shape, stored, normaliza
             # Keras's image layers need to know the channels.
             return image_transform(tf.ensure_shape(image, (*size, channels)), seed=seed), label
 
-        dataset = map_seeded(dataset, transform, seed, stream=1)
+        dataset = map_seeded(dataset, transform, seed, stream=IMAGE_SEEDS)
         cropped = True
 
     def finish(images, labels):

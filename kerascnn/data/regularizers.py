@@ -18,9 +18,12 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-__all__ = ["image_transform", "batch_transform", "MixingSwitch", "map_seeded"]
+__all__ = ["image_transform", "batch_transform", "MixingSwitch", "map_seeded", "IMAGE_SEEDS",
+           "BATCH_SEEDS"]
 
 _RANGE = (0.0, 255.0)
+# `map_seeded`'s streams: a run's images and its batches draw independently from one seed.
+IMAGE_SEEDS, BATCH_SEEDS = 1, 2
 
 
 def image_transform(*, auto_augment: str | None = None, ops: int = 2, magnitude: float = 0.5,

@@ -102,7 +102,8 @@ def batch_transform(recipe: Recipe, num_classes: int, seed: int, epochs: int):
         return None, []
 
     def apply(batches):
-        return regularizers.map_seeded(batches, transform, seed, stream=2)
+        return regularizers.map_seeded(batches, transform, seed,
+                                         stream=regularizers.BATCH_SEEDS)
 
     return apply, [switch] if switch else []
 
